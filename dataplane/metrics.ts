@@ -1,0 +1,112 @@
+/**
+ * A small Prometheus registry. Each process (primary and workers) keeps its own; workers send
+ * `dump()` to the primary, which merges them (`merge`) and renders text for `GET /metrics`.
+ * Counters and histograms only add, so merging is a sum. Label values are escaped on render.
+ */
+
+export type Labels = Readonly<Record<string, string>>;
+
+interface Family {
+  type: "counter" | "gauge" | "histogram";
+  help: string;
+  buckets?: number[];
+  /** label key → value (counter/gauge) or [bucket counts..., sum, count] (histogram) */
+  series: Map<string, number | number[]>;
+}
+
+export interface MetricsDump {
+  families: Record<string, { type: Family["type"]; help: string; buckets?: number[]; series: [string, number | number[]][] }>;
+}
+
+function labelKey(labels: Labels | undefined): string {
+  if (!labels) return "";
+  const keys = Object.keys(labels).sort();
+  return keys.map((k) => `${k}="${escape(labels[k] ?? "")}"`).join(",");
+}
+
+function escape(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+export const DEFAULT_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class Metrics {
+  private readonly families = new Map<string, Family>();
+
+  private family(name: string, type: Family["type"], help: string, buckets?: number[]): Family {
+    let f = this.families.get(name);
+    if (!f) {
+      f = { type, help, series: new Map(), ...(buckets ? { buckets } : {}) };
+      this.families.set(name, f);
+    }
+    return f;
+  }
+
+  /** Adds `by` (default 1) to a counter. */
+  inc(name: string, help: string, labels?: Labels, by = 1): void {
+    const f = this.family(name, "counter", help);
+    const k = labelKey(labels);
+    f.series.set(k, ((f.series.get(k) as number | undefined) ?? 0) + by);
+  }
+
+  /** Sets a gauge. */
+  set(name: string, help: string, labels: Labels | undefined, value: number): void {
+    this.family(name, "gauge", help).series.set(labelKey(labels), value);
+  }
+
+  /** Records one observation (seconds) in a histogram. */
+  observe(name: string, help: string, labels: Labels | undefined, value: number, buckets = DEFAULT_LATENCY_BUCKETS): void {
+    const f = this.family(name, "histogram", help, buckets);
+    const k = labelKey(labels);
+    let s = f.series.get(k) as number[] | undefined;
+    if (!s) {
+      s = new Array<number>(buckets.length + 2).fill(0);
+      f.series.set(k, s);
+    }
+    for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) s[i]!++;
+    s[buckets.length]! += value;
+    s[buckets.length + 1]!++;
+  }
+
+  dump(): MetricsDump {
+    const families: MetricsDump["families"] = {};
+    for (const [name, f] of this.families) {
+      families[name] = { type: f.type, help: f.help, ...(f.buckets ? { buckets: f.buckets } : {}), series: [...f.series] };
+    }
+    return { families };
+  }
+
+  /** Adds another process's dump into this registry (sums counters and histograms; gauges add too). */
+  merge(dump: MetricsDump): void {
+    for (const [name, d] of Object.entries(dump.families)) {
+      const f = this.family(name, d.type, d.help, d.buckets);
+      for (const [k, v] of d.series) {
+        const cur = f.series.get(k);
+        if (Array.isArray(v)) {
+          const arr = (cur as number[] | undefined) ?? new Array<number>(v.length).fill(0);
+          for (let i = 0; i < v.length; i++) arr[i] = (arr[i] ?? 0) + v[i]!;
+          f.series.set(k, arr);
+        } else f.series.set(k, ((cur as number | undefined) ?? 0) + v);
+      }
+    }
+  }
+
+  /** Prometheus text exposition format 0.0.4. */
+  render(): string {
+    const out: string[] = [];
+    for (const [name, f] of [...this.families].sort(([a], [b]) => a.localeCompare(b))) {
+      out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`);
+      for (const [k, v] of f.series) {
+        if (Array.isArray(v)) {
+          const buckets = f.buckets ?? [];
+          const sep = k ? "," : "";
+          for (let i = 0; i < buckets.length; i++) out.push(`${name}_bucket{${k}${sep}le="${buckets[i]}"} ${v[i]}`);
+          out.push(`${name}_bucket{${k}${sep}le="+Inf"} ${v[buckets.length + 1]}`);
+          out.push(`${name}_sum${k ? `{${k}}` : ""} ${v[buckets.length]}`);
+          out.push(`${name}_count${k ? `{${k}}` : ""} ${v[buckets.length + 1]}`);
+        } else out.push(`${name}${k ? `{${k}}` : ""} ${v}`);
+      }
+    }
+    return out.join("\n") + "\n";
+  }
+}
