@@ -32,7 +32,7 @@ export class ListenError extends Error {
   constructor(
     readonly listener: string,
     readonly port: number,
-    readonly cause: unknown,
+    override readonly cause: unknown,
   ) {
     super(`listener ${listener} cannot listen on port ${port}: ${(cause as Error)?.message ?? String(cause)}`);
   }
