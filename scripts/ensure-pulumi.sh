@@ -91,13 +91,13 @@ EOF
   src="$repo/tools/pulumi-language-nodejs"
   stamp="$bin/.pulumi-language-nodejs.stamp"
   if [ -d "$src" ]; then
-    want="$(cd "$src" && cat go.mod go.sum *.go 2>/dev/null | sha256sum | cut -d' ' -f1)"
+    want="$(cd "$src" && { echo "$version"; cat go.mod go.sum *.go; } 2>/dev/null | sha256sum | cut -d' ' -f1)"
     if [ ! -x "$bin/pulumi-language-nodejs" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
       command -v go >/dev/null 2>&1 || { echo "ensure-pulumi: go is needed to build the language host" >&2; return 1; }
       t0=$(date +%s)
       (
         cd "$src" &&
-          GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" \
+          GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" \
             -o "$bin/pulumi-language-nodejs.tmp" .
       ) || { rm -f "$bin/pulumi-language-nodejs.tmp"; echo "ensure-pulumi: building the language host failed" >&2; return 1; }
       mv "$bin/pulumi-language-nodejs.tmp" "$bin/pulumi-language-nodejs"
