@@ -1,0 +1,110 @@
+import { parseHostPort } from "./admin/admin-server";
+import { createLogger, type Logger } from "./log";
+import { startPrimary } from "./primary";
+import { NullRuntime } from "./runtime/null-runtime";
+import type { TrafficRuntime } from "./runtime/traffic-runtime";
+
+/**
+ * The data plane's entry point (`node dist/dataplane/main.js`, the container's entrypoint) and the
+ * only place that reads the environment:
+ *
+ * | variable                   | default            | meaning                                               |
+ * |----------------------------|--------------------|-------------------------------------------------------|
+ * | BALLAST_ADMIN_ADDR         | 127.0.0.1:9180     | host:port of the admin API; port 0 = any free port    |
+ * | BALLAST_ADMIN_TOKEN        | (required)         | bearer token of /v1, at least 16 printable characters |
+ * | BALLAST_STATE_DIR          | ./.ballast/state   | directory of the state file                           |
+ * | BALLAST_LOG_LEVEL          | info               | trace, debug, info, warn, error, fatal or silent      |
+ * | BALLAST_SHUTDOWN_GRACE_MS  | 8000               | how long in-flight work may finish after SIGTERM      |
+ *
+ * The grace period stays under Docker's default 10 s stop timeout, so a `docker stop` ends with
+ * exit code 0 rather than a SIGKILL. Any problem with the settings or the state file stops the
+ * start with one fatal log line saying what is wrong, and exit code 1.
+ */
+
+export interface Settings {
+  adminAddr: string;
+  token: string;
+  stateDir: string;
+  logLevel: string;
+  shutdownGraceMs: number;
+}
+
+export const MIN_TOKEN_LENGTH = 16;
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+/** Extra time after the grace period before a hung shutdown is cut short. */
+const SHUTDOWN_WATCHDOG_MS = 5_000;
+
+export type ParsedSettings = { ok: true; settings: Settings } | { ok: false; problems: string[] };
+
+/** Reads the settings from an environment; the problems never quote the token. */
+export function parseSettings(env: Readonly<Record<string, string | undefined>>): ParsedSettings {
+  const problems: string[] = [];
+  const token = env.BALLAST_ADMIN_TOKEN ?? "";
+  if (token === "") {
+    problems.push(`BALLAST_ADMIN_TOKEN is required: set it to a secret of at least ${MIN_TOKEN_LENGTH} characters`);
+  } else if (token.length < MIN_TOKEN_LENGTH) {
+    problems.push(`BALLAST_ADMIN_TOKEN is too short (${token.length} characters); use at least ${MIN_TOKEN_LENGTH}`);
+  } else if (!/^[\x21-\x7e]+$/.test(token)) {
+    problems.push("BALLAST_ADMIN_TOKEN must be printable ASCII without spaces (it is sent as 'Authorization: Bearer <token>')");
+  }
+  const logLevel = env.BALLAST_LOG_LEVEL || "info";
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`BALLAST_LOG_LEVEL '${logLevel}' is not one of ${LOG_LEVELS.join(", ")}`);
+  const graceText = env.BALLAST_SHUTDOWN_GRACE_MS || "8000";
+  const shutdownGraceMs = Number(graceText);
+  if (!/^\d+$/.test(graceText) || !Number.isSafeInteger(shutdownGraceMs)) {
+    problems.push(`BALLAST_SHUTDOWN_GRACE_MS '${graceText}' must be a whole number of milliseconds`);
+  }
+  const adminAddr = env.BALLAST_ADMIN_ADDR || "127.0.0.1:9180";
+  try {
+    parseHostPort(adminAddr);
+  } catch (err) {
+    problems.push(`BALLAST_ADMIN_ADDR ${(err as Error).message}`);
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, settings: { adminAddr, token, stateDir: env.BALLAST_STATE_DIR || "./.ballast/state", logLevel, shutdownGraceMs } };
+}
+
+function exit(log: Logger, code: number): void {
+  log.flush(() => process.exit(code));
+}
+
+async function main(): Promise<void> {
+  const parsed = parseSettings(process.env);
+  const log = createLogger(parsed.ok ? parsed.settings.logLevel : "info");
+  if (!parsed.ok) {
+    log.fatal({ problems: parsed.problems }, `cannot start: ${parsed.problems.join("; ")}`);
+    return exit(log, 1);
+  }
+  const { settings } = parsed;
+  const runtime: TrafficRuntime = new NullRuntime();
+  let primary;
+  try {
+    primary = await startPrimary({ adminAddr: settings.adminAddr, token: settings.token, stateDir: settings.stateDir, log, runtime });
+  } catch (err) {
+    log.fatal({ stateDir: settings.stateDir }, `cannot start: ${(err as Error).message}`);
+    await runtime.close(0).catch(() => undefined);
+    return exit(log, 1);
+  }
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return void log.warn({ signal }, "already shutting down");
+    stopping = true;
+    log.info({ signal, graceMs: settings.shutdownGraceMs }, "shutting down");
+    setTimeout(() => {
+      log.error({ graceMs: settings.shutdownGraceMs }, "shutdown did not finish in time; exiting");
+      exit(log, 1);
+    }, settings.shutdownGraceMs + SHUTDOWN_WATCHDOG_MS).unref();
+    primary.close(settings.shutdownGraceMs).then(
+      () => exit(log, 0),
+      (err: unknown) => {
+        log.error({ err }, "shutdown failed");
+        exit(log, 1);
+      },
+    );
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+if (require.main === module) void main();
