@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command (README, and CI's .ci/run): installs what the tests need on a fresh machine,
+# then builds and runs every test. Nothing is skipped: in CI a missing prerequisite fails.
+#
+#   1. Node >= 22 first on PATH (scripts/ensure-node.sh: a pinned Node 24 LTS when needed)
+#   2. npm ci (the committed lockfile)
+#   3. the Pulumi CLI + nodejs language host (scripts/ensure-pulumi.sh; built once from Go modules
+#      when `pulumi` is not on PATH, then cached)
+#   4. a Docker engine and the local base image (scripts/ensure-docker.sh); a dockerd started
+#      here is stopped again at the end, by its PID
+#   5. npm test (tsc build, the image bundle, vitest)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+. scripts/ensure-node.sh
+echo "test: node $(node --version) at $(command -v node)"
+npm ci --no-audit --no-fund --loglevel=error
+. scripts/ensure-pulumi.sh
+echo "test: $(pulumi version) at $(command -v pulumi)"
+
+docker_was_up=0
+timeout 15 docker info >/dev/null 2>&1 && docker_was_up=1
+bash scripts/ensure-docker.sh
+if [ "$docker_was_up" = 0 ]; then trap 'bash scripts/ensure-docker.sh stop || true' EXIT; fi
+
+npm test
