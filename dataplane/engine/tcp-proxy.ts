@@ -1,0 +1,466 @@
+import * as net from "node:net";
+import type { ListenerSnapshot, ServerSnapshot, ServiceSnapshot, Snapshot } from "../config/snapshot";
+import { serverLabel, type HealthTable } from "../health/health-state";
+import type { Logger } from "../log";
+import type { Labels, Metrics } from "../metrics";
+import { DrainSchedule, admitsNew, listenerIdentity } from "./drain";
+import { encodeHeader } from "./proxy-protocol";
+import { ServicePicker } from "./service-picker";
+import { SourceTable } from "./source-table";
+
+/**
+ * The TCP/TLS proxy of one process. The Engine's tcp and tls listeners hand it accepted sockets
+ * (TLS already terminated); it picks a server of the listener's service, connects, optionally sends a
+ * PROXY protocol header, then pipes bytes both ways with backpressure until either side is done.
+ *
+ * - Backpressure: `stream.pipe` both ways, so a slow reader pauses the other side and at most a
+ *   socket's high-water mark is buffered per direction.
+ * - Half-close: both sockets allow half-open; a FIN from one side is forwarded as `end()` after the
+ *   buffered bytes are flushed, and the other direction keeps flowing.
+ * - Connect failures (refused, unreachable, connect timeout) happen before any byte reaches a server,
+ *   so another usable server is tried, at most `maxConnectAttempts` in all; then the client is closed.
+ * - Idle timeout: no byte moved in either direction for `idleTimeoutMs` closes both sides.
+ * - Source-IP persistence, draining and availability failover: see `apply` and `docs/traffic.md`.
+ */
+
+/** Default milliseconds a server has to accept a connection (a cloud NLB's is 5 s as well). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Default idle timeout: 900 s, the idle timeout of a cloud NLB's TCP listener. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 900_000;
+/** Default bound on servers tried for one client connection. */
+export const DEFAULT_MAX_CONNECT_ATTEMPTS = 3;
+/** How often byte counters of long-lived connections are flushed and sticky tables swept. */
+const HOUSEKEEPING_MS = 5_000;
+/** At most one "no usable server" warning per service per this many ms (each one is counted). */
+const NO_SERVER_WARN_MS = 10_000;
+
+export interface TcpProxyOptions {
+  log: Logger;
+  metrics: Metrics;
+  /** Epoch ms clock: source-IP persistence expiry, drain deadlines, slow start. */
+  now: () => number;
+  /** Milliseconds a server has to accept a connection before the next one is tried. Default 5000. */
+  connectTimeoutMs?: number;
+  /** Milliseconds without a byte in either direction before both sides are closed. Default 900000. */
+  idleTimeoutMs?: number;
+  /** Servers tried per client connection before it is closed. Default 3. */
+  maxConnectAttempts?: number;
+  /** Bound on remembered client addresses per service (source-IP persistence). Default 100000. */
+  maxSourceEntries?: number;
+}
+
+/** service → server key → counts. `draining` is set while the server's connections drain. */
+export type TcpStats = Record<string, Record<string, { activeConnections: number; draining?: boolean }>>;
+
+interface ServiceState {
+  svc: ServiceSnapshot;
+  readonly picker: ServicePicker;
+  sticky: SourceTable | undefined;
+  /** server key → connections to it (connecting or established). */
+  readonly conns: Map<string, Set<Connection>>;
+  lastNoServerWarn: number;
+}
+
+interface Connection {
+  readonly client: net.Socket;
+  readonly listener: ListenerSnapshot;
+  readonly listenerId: string;
+  readonly state: ServiceState;
+  readonly clientIp: string;
+  readonly clientPort: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  server: ServerSnapshot | undefined;
+  upstream: net.Socket | undefined;
+  labels: Labels | undefined;
+  established: boolean;
+  headerBytes: number;
+  flushedIn: number;
+  flushedOut: number;
+  readonly excluded: Set<string>;
+  connectTimer: NodeJS.Timeout | undefined;
+  done: boolean;
+}
+
+const M_CONNECTIONS = "ballast_tcp_connections_total";
+const H_CONNECTIONS = "TCP/TLS connections established to a server.";
+const M_BYTES_IN = "ballast_tcp_bytes_in_total";
+const H_BYTES_IN = "Payload bytes forwarded from clients to a server (PROXY headers excluded).";
+const M_BYTES_OUT = "ballast_tcp_bytes_out_total";
+const H_BYTES_OUT = "Bytes forwarded from a server to its clients.";
+const M_CONNECT_FAILURES = "ballast_tcp_connect_failures_total";
+const H_CONNECT_FAILURES = "Connections to a server that failed before any byte was sent (refused, error, timeout).";
+const M_NO_SERVER = "ballast_tcp_no_server_total";
+const H_NO_SERVER = "Client connections closed because no usable server was left.";
+const M_CLOSED = "ballast_tcp_closed_total";
+const H_CLOSED = "Client connections closed by the balancer, by reason (idle, drain, shutdown).";
+
+export class TcpProxy {
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly now: () => number;
+  private readonly connectTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly maxAttempts: number;
+  private readonly maxSourceEntries: number | undefined;
+  private readonly services = new Map<string, ServiceState>();
+  /** Every open client connection, including those of removed services and listeners. */
+  private readonly all = new Set<Connection>();
+  private readonly drains: DrainSchedule<Connection>;
+  private listenerIds = new Set<string>();
+  private health: HealthTable = {};
+  private readonly housekeeping: NodeJS.Timeout;
+  private closing = false;
+
+  constructor(opts: TcpProxyOptions) {
+    this.log = opts.log;
+    this.metrics = opts.metrics;
+    this.now = opts.now;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.maxAttempts = Math.max(1, opts.maxConnectAttempts ?? DEFAULT_MAX_CONNECT_ATTEMPTS);
+    this.maxSourceEntries = opts.maxSourceEntries;
+    this.drains = new DrainSchedule<Connection>(this.now, (c) => this.abort(c, "drain"));
+    this.housekeeping = setInterval(() => this.tidy(), HOUSEKEEPING_MS);
+    this.housekeeping.unref();
+  }
+
+  /**
+   * Swaps in a new configuration. Services and servers that remain keep their connections, picker
+   * state and sticky clients. Connections whose server no longer admits new ones (removed, weight
+   * 0, group swapped for one without it), whose service was removed, or whose listener was removed,
+   * drain for the service's `connectionDrainTimeout` (0: closed at once). A server that admits
+   * connections again before its drain ends stops draining.
+   */
+  apply(snapshot: Snapshot): void {
+    const next = new Map<string, ServiceSnapshot>();
+    for (const svc of Object.values(snapshot.services)) if (svc.protocol === "tcp") next.set(svc.name, svc);
+    this.listenerIds = new Set(snapshot.listeners.map(listenerIdentity));
+
+    for (const [name, state] of this.services) {
+      const svc = next.get(name);
+      if (svc) continue;
+      // The service is gone: its connections drain under its last drain timeout.
+      this.services.delete(name);
+      for (const set of state.conns.values()) for (const c of set) this.drains.start(c, state.svc.connectionDrainTimeout * 1000, "service");
+    }
+    for (const [name, svc] of next) {
+      const state = this.services.get(name);
+      if (!state) {
+        const picker = new ServicePicker(svc, { now: this.now });
+        picker.setHealth(this.health[name]);
+        this.services.set(name, { svc, picker, sticky: this.stickyFor(svc, undefined), conns: new Map(), lastNoServerWarn: 0 });
+        continue;
+      }
+      const timeoutChanged = state.svc.connectionDrainTimeout !== svc.connectionDrainTimeout;
+      state.svc = svc;
+      state.picker.update(svc);
+      state.sticky = this.stickyFor(svc, state.sticky);
+      const drainMs = svc.connectionDrainTimeout * 1000;
+      for (const [key, set] of state.conns) {
+        const admits = admitsNew(svc, key);
+        for (const c of [...set]) {
+          const reason = this.drains.reason(c);
+          if (!admits && reason === undefined) this.drains.start(c, drainMs, "server");
+          else if (admits && reason === "server") this.drains.cancel(c);
+          else if (reason !== undefined && timeoutChanged) this.drains.retime(c, drainMs);
+        }
+      }
+    }
+    for (const c of [...this.all]) {
+      if (this.listenerIds.has(c.listenerId)) continue;
+      this.drains.start(c, c.state.svc.connectionDrainTimeout * 1000, "listener");
+    }
+  }
+
+  /** The health table pushed by the primary; existing connections are never closed by it. */
+  setHealth(table: HealthTable): void {
+    this.health = table;
+    for (const [name, state] of this.services) state.picker.setHealth(table[name]);
+  }
+
+  /**
+   * Takes over an accepted client socket of a tcp or tls listener (a TLS socket arrives already
+   * terminated). The socket is owned by the proxy from here on and always ends up destroyed.
+   */
+  handle(socket: net.Socket, listener: ListenerSnapshot): void {
+    socket.on("error", (err) => this.log.debug({ err, listener: listener.name }, "client socket error"));
+    // Half-close must survive the client's FIN until the server's reply is flushed.
+    socket.allowHalfOpen = true;
+    socket.pause();
+    const state = this.services.get(listener.service);
+    const clientIp = socket.remoteAddress;
+    if (this.closing || !state || clientIp === undefined || socket.destroyed) {
+      if (!state && !this.closing) this.log.error({ listener: listener.name, service: listener.service }, "tcp listener names no tcp service");
+      socket.destroy();
+      return;
+    }
+    const c: Connection = {
+      client: socket,
+      listener,
+      listenerId: listenerIdentity(listener),
+      state,
+      clientIp,
+      clientPort: socket.remotePort,
+      localAddress: socket.localAddress,
+      localPort: socket.localPort,
+      server: undefined,
+      upstream: undefined,
+      labels: undefined,
+      established: false,
+      headerBytes: 0,
+      flushedIn: 0,
+      flushedOut: 0,
+      excluded: new Set(),
+      connectTimer: undefined,
+      done: false,
+    };
+    this.all.add(c);
+    socket.setNoDelay(true);
+    socket.on("close", () => this.onClientClose(c));
+    this.connectNext(c);
+  }
+
+  stats(): TcpStats {
+    const out: TcpStats = {};
+    for (const c of this.all) {
+      if (!c.server) continue;
+      const svc = (out[c.state.svc.name] ??= {});
+      const row = (svc[c.server.key] ??= { activeConnections: 0 });
+      row.activeConnections++;
+      if (this.drains.reason(c) === "server" || this.drains.reason(c) === "service") row.draining = true;
+    }
+    return out;
+  }
+
+  /**
+   * Bytes held in this process's socket buffers right now, over all connections: read but not yet
+   * forwarded, or written but not yet taken by the kernel. Bounded by the sockets' high-water marks
+   * per connection when backpressure works; a diagnostic for tests and debugging (O(connections)).
+   */
+  buffered(): { toServers: number; toClients: number } {
+    let toServers = 0;
+    let toClients = 0;
+    for (const c of this.all) {
+      toServers += c.client.readableLength + (c.upstream?.writableLength ?? 0);
+      toClients += c.client.writableLength + (c.upstream?.readableLength ?? 0);
+    }
+    return { toServers, toClients };
+  }
+
+  /**
+   * Shutdown: no new connections are taken; open ones may finish for up to `graceMs`, then the rest
+   * are destroyed. Resolves when every connection is closed.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    clearInterval(this.housekeeping);
+    if (this.all.size > 0) {
+      await new Promise<void>((resolve) => {
+        const deadline = setTimeout(() => {
+          for (const c of [...this.all]) this.abort(c, "shutdown");
+          finish();
+        }, Math.max(0, graceMs));
+        const poll = setInterval(() => {
+          if (this.all.size === 0) finish();
+        }, 50);
+        const finish = () => {
+          clearTimeout(deadline);
+          clearInterval(poll);
+          resolve();
+        };
+      });
+    }
+    this.drains.clear();
+    this.tidy();
+  }
+
+  /** Picks the next server for `c` (sticky first) and connects; closes the client when none is left. */
+  private connectNext(c: Connection): void {
+    const { state } = c;
+    if (c.client.destroyed || c.done) return this.finish(c);
+    const server = c.excluded.size < this.maxAttempts ? this.choose(c) : undefined;
+    if (!server) {
+      this.noServer(c);
+      return;
+    }
+    c.server = server;
+    c.labels = { listener: c.listener.name, service: state.svc.name, server: serverLabel(server.address, server.port) };
+    state.picker.acquire(server.key);
+    state.sticky?.open(c.clientIp, server.key);
+    let set = state.conns.get(server.key);
+    if (!set) state.conns.set(server.key, (set = new Set()));
+    set.add(c);
+
+    const upstream = net.connect({ host: server.address, port: server.port, allowHalfOpen: true });
+    c.upstream = upstream;
+    c.connectTimer = setTimeout(() => this.connectFailed(c, upstream, "timeout"), this.connectTimeoutMs);
+    upstream.once("connect", () => this.onConnect(c, upstream));
+    upstream.on("error", (err) => {
+      if (!c.established) this.connectFailed(c, upstream, (err as NodeJS.ErrnoException).code === "ECONNREFUSED" ? "refused" : "error", err);
+      else this.log.debug({ err, ...c.labels }, "server socket error");
+    });
+    upstream.on("close", () => this.onUpstreamClose(c, upstream));
+  }
+
+  private choose(c: Connection): ServerSnapshot | undefined {
+    const { picker, sticky } = c.state;
+    if (sticky) {
+      const key = sticky.lookup(c.clientIp, this.now());
+      if (key !== undefined && !c.excluded.has(key) && picker.isUsable(key)) return picker.byKey(key);
+    }
+    return picker.pickExcluding(c.clientIp, c.excluded);
+  }
+
+  private noServer(c: Connection): void {
+    const { state } = c;
+    this.metrics.inc(M_NO_SERVER, H_NO_SERVER, { listener: c.listener.name, service: state.svc.name });
+    const now = this.now();
+    if (now - state.lastNoServerWarn >= NO_SERVER_WARN_MS) {
+      state.lastNoServerWarn = now;
+      this.log.warn({ listener: c.listener.name, service: state.svc.name, tried: [...c.excluded] }, "no usable server: client connection closed");
+    }
+    c.client.destroy();
+    this.finish(c);
+  }
+
+  private connectFailed(c: Connection, upstream: net.Socket, reason: string, err?: unknown): void {
+    if (c.upstream !== upstream || c.established) return;
+    if (c.connectTimer) clearTimeout(c.connectTimer);
+    c.connectTimer = undefined;
+    upstream.destroy();
+    const server = c.server!;
+    this.metrics.inc(M_CONNECT_FAILURES, H_CONNECT_FAILURES, { ...c.labels, reason });
+    this.log.debug({ err, ...c.labels, reason }, "server connect failed");
+    this.detach(c);
+    c.state.sticky?.abandon(c.clientIp, server.key);
+    c.excluded.add(server.key);
+    c.upstream = undefined;
+    c.server = undefined;
+    this.connectNext(c);
+  }
+
+  private onConnect(c: Connection, upstream: net.Socket): void {
+    if (c.upstream !== upstream) return;
+    if (c.connectTimer) clearTimeout(c.connectTimer);
+    c.connectTimer = undefined;
+    if (c.client.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    c.established = true;
+    upstream.setNoDelay(true);
+    this.metrics.inc(M_CONNECTIONS, H_CONNECTIONS, c.labels);
+    const version = c.state.svc.proxyProtocol;
+    if (version === "off") return this.pipe(c, upstream);
+    // The header is the first write; client bytes are piped only once it has been handed to the kernel.
+    const header = encodeHeader(version, { address: c.clientIp, port: c.clientPort }, { address: c.localAddress, port: c.localPort });
+    c.headerBytes = header.length;
+    upstream.write(header, (err) => {
+      if (err) upstream.destroy();
+      else if (!upstream.destroyed) this.pipe(c, upstream);
+    });
+  }
+
+  private pipe(c: Connection, upstream: net.Socket): void {
+    const { client } = c;
+    const onIdle = () => this.abort(c, "idle");
+    client.setTimeout(this.idleTimeoutMs, onIdle);
+    upstream.setTimeout(this.idleTimeoutMs, onIdle);
+    // pipe() forwards 'end' as end() (half-close) and pauses the source while the destination is full.
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  private onClientClose(c: Connection): void {
+    const up = c.upstream;
+    if (!c.established || !up) {
+      up?.destroy();
+      this.finish(c);
+      return;
+    }
+    // A clean close (FIN both ways) leaves the server side flushing the client's last bytes: it ends
+    // by itself (bounded by the idle timeout). Anything else (reset, destroy) is passed on at once.
+    if (!up.destroyed && !closedCleanly(c.client)) up.destroy();
+    this.finishIfClosed(c);
+  }
+
+  private onUpstreamClose(c: Connection, upstream: net.Socket): void {
+    if (c.upstream !== upstream || !c.established) return;
+    if (!c.client.destroyed && !closedCleanly(upstream)) c.client.destroy();
+    this.finishIfClosed(c);
+  }
+
+  private finishIfClosed(c: Connection): void {
+    if (c.client.destroyed && (!c.upstream || c.upstream.destroyed)) this.finish(c);
+  }
+
+  /** Closes both sides now (idle timeout, drain deadline, shutdown). */
+  private abort(c: Connection, reason: "idle" | "drain" | "shutdown"): void {
+    if (c.done) return;
+    this.metrics.inc(M_CLOSED, H_CLOSED, { listener: c.listener.name, service: c.state.svc.name, reason });
+    this.log.debug({ ...c.labels, listener: c.listener.name, reason }, "tcp connection closed by the balancer");
+    c.upstream?.destroy();
+    c.client.destroy();
+    this.finish(c);
+  }
+
+  /** Removes `c` from its server's books (connect failed or connection over). */
+  private detach(c: Connection): void {
+    const key = c.server?.key;
+    if (key === undefined) return;
+    const set = c.state.conns.get(key);
+    if (set?.delete(c)) {
+      c.state.picker.release(key);
+      if (set.size === 0) c.state.conns.delete(key);
+    }
+  }
+
+  private finish(c: Connection): void {
+    if (c.done) return;
+    c.done = true;
+    if (c.connectTimer) clearTimeout(c.connectTimer);
+    c.connectTimer = undefined;
+    this.flushBytes(c);
+    if (c.server && c.established) c.state.sticky?.close(c.clientIp, c.server.key, this.now());
+    else if (c.server) c.state.sticky?.abandon(c.clientIp, c.server.key);
+    this.detach(c);
+    this.drains.cancel(c);
+    this.all.delete(c);
+    if (!c.client.destroyed) c.client.destroy();
+    if (c.upstream && !c.upstream.destroyed) c.upstream.destroy();
+  }
+
+  /** Adds the bytes moved since the last flush to the counters (at close and every few seconds). */
+  private flushBytes(c: Connection): void {
+    const up = c.upstream;
+    if (!up || !c.established || !c.labels) return;
+    const bytesIn = Math.max(0, up.bytesWritten - c.headerBytes);
+    const bytesOut = up.bytesRead;
+    if (bytesIn > c.flushedIn) this.metrics.inc(M_BYTES_IN, H_BYTES_IN, c.labels, bytesIn - c.flushedIn);
+    if (bytesOut > c.flushedOut) this.metrics.inc(M_BYTES_OUT, H_BYTES_OUT, c.labels, bytesOut - c.flushedOut);
+    c.flushedIn = Math.max(c.flushedIn, bytesIn);
+    c.flushedOut = Math.max(c.flushedOut, bytesOut);
+  }
+
+  private stickyFor(svc: ServiceSnapshot, current: SourceTable | undefined): SourceTable | undefined {
+    const p = svc.sessionPersistence;
+    if (!p || p.type !== "source-ip") return undefined;
+    if (current) {
+      current.setTimeout(p.timeout);
+      return current;
+    }
+    return new SourceTable(p.timeout, this.maxSourceEntries);
+  }
+
+  private tidy(): void {
+    for (const c of this.all) this.flushBytes(c);
+    const now = this.now();
+    for (const state of this.services.values()) state.sticky?.sweep(now);
+  }
+}
+
+/** Both directions finished without an error: a FIN was received and our own FIN was flushed. */
+function closedCleanly(s: net.Socket): boolean {
+  return !s.errored && s.readableEnded && s.writableFinished;
+}
