@@ -1,0 +1,91 @@
+import type { CheckFailure, CheckResult } from "@pulumi/pulumi/dynamic";
+import { fieldIssues, formatPath, kinds, type Kind } from "../model";
+import { autoname } from "./autoname";
+import { specFields, type Props } from "./props";
+import { isUnknown, unknownPaths } from "./unknown";
+
+/**
+ * `check`: validates a resource's inputs with the model's zod schema (the same one the data plane
+ * uses) and returns every failure at once, each with its property path and the limit it breaks, so
+ * one `pulumi preview` shows all mistakes. Valid inputs come back with the schema's defaults filled,
+ * so that later diffs compare like with like. Values not known yet (preview) are not judged.
+ */
+export function checkInputs(
+  kind: Kind,
+  olds: Props,
+  news: Props,
+  random?: (bytes: number) => Buffer,
+): CheckResult<Props> {
+  const failures: CheckFailure[] = [...connectionFailures(news)];
+  if (news.adopt !== undefined && typeof news.adopt !== "boolean" && !isUnknown(news.adopt)) {
+    failures.push({ property: "adopt", reason: "must be true or false" });
+  }
+
+  const { name, autonamed } = resolveName(olds, news, random);
+  const spec = { ...specFields(news), ...(name === undefined ? {} : { name }) };
+  const unknowns = unknownPaths(spec).map(formatPath);
+  const result = kinds[kind].schema.safeParse(spec);
+  // An issue about a value not known yet, or about a parent of one (a uniqueness rule over a list
+  // holding an unknown address), is not a real failure: the next check, at `up`, will judge it.
+  const issues = result.success
+    ? []
+    : fieldIssues(result.error).filter((i) => !unknowns.some((u) => pathUnder(i.path, u) || pathUnder(u, i.path)));
+  failures.push(...issues.map((i) => ({ property: i.path, reason: i.message })));
+
+  const providerInputs: Props = { adminUrl: news.adminUrl, adminToken: news.adminToken };
+  if (news.adopt !== undefined) providerInputs.adopt = news.adopt;
+  if (autonamed) providerInputs.namePrefix = news.namePrefix;
+  const checked = result.success ? (result.data as Props) : spec;
+  const inputs = { ...checked, ...providerInputs };
+  return failures.length === 0 ? { inputs } : { inputs, failures };
+}
+
+/**
+ * The object's name: the explicit `name`, else the autoname this resource already had (same
+ * prefix), else a fresh `<prefix>-<7 hex>`. On a replacement Pulumi calls `check` again without
+ * olds, so the replacement gets a fresh name and can be created before the old object is deleted.
+ */
+function resolveName(
+  olds: Props,
+  news: Props,
+  random?: (bytes: number) => Buffer,
+): { name: unknown; autonamed: boolean } {
+  if (news.name !== undefined) return { name: news.name, autonamed: false };
+  const prefix = news.namePrefix;
+  if (typeof prefix !== "string" || isUnknown(prefix)) return { name: undefined, autonamed: false };
+  if (olds.namePrefix === prefix && typeof olds.name === "string" && !isUnknown(olds.name)) {
+    return { name: olds.name, autonamed: true };
+  }
+  return { name: autoname(prefix, random), autonamed: true };
+}
+
+function connectionFailures(news: Props): CheckFailure[] {
+  const out: CheckFailure[] = [];
+  const { adminUrl, adminToken } = news;
+  if (adminUrl === undefined) {
+    out.push({ property: "adminUrl", reason: "is required: pass `balancer` (a Balancer, or { adminUrl, adminToken })" });
+  } else if (!isUnknown(adminUrl) && !isHttpUrl(adminUrl)) {
+    out.push({ property: "adminUrl", reason: "must be an http:// or https:// URL of the balancer's admin API" });
+  }
+  if (adminToken === undefined) {
+    out.push({ property: "adminToken", reason: "is required: pass `balancer` (a Balancer, or { adminUrl, adminToken })" });
+  } else if (!isUnknown(adminToken) && (typeof adminToken !== "string" || adminToken.length < 16)) {
+    out.push({ property: "adminToken", reason: "must be the balancer's admin token (at least 16 characters)" });
+  }
+  return out;
+}
+
+function isHttpUrl(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+/** True when a dotted path (`servers[2].port`) is `prefix` or lies under it. */
+function pathUnder(path: string, prefix: string): boolean {
+  return prefix === "" || path === prefix || path.startsWith(`${prefix}.`) || path.startsWith(`${prefix}[`);
+}

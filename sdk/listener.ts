@@ -1,0 +1,69 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Certificate, ListenerInput } from "../model";
+import { shimProvider } from "../provider/shim";
+import type { BackendService } from "./backend-service";
+import { providerProps, refName, resourceOptions, TYPE_MODULE, type CommonArgs } from "./common";
+
+/** The TLS certificate of an https or tls listener. */
+export interface CertificateArgs {
+  /** PEM certificate chain, leaf first. */
+  chain: pulumi.Input<string>;
+  /** PEM private key of the leaf certificate. Secret. The sdk wraps it with `pulumi.secret`. */
+  privateKey: pulumi.Input<string>;
+}
+
+/** Args of a Listener. At most 50 listeners per balancer. */
+export interface ListenerArgs extends CommonArgs {
+  /**
+   * `http`, `https`, `tcp` or `tls`. Changing it replaces the listener. http/https listeners take
+   * only http services; tcp/tls listeners take only tcp services.
+   */
+  protocol: pulumi.Input<ListenerInput["protocol"]>;
+  /** Port to accept on, 1-65535, unique on the balancer. Changing it replaces the listener. */
+  port: pulumi.Input<number>;
+  /**
+   * The BackendService that receives the traffic (http for http/https, tcp for tcp/tls).
+   * Takes the BackendService resource itself or its name.
+   */
+  backendService: BackendService | pulumi.Input<string>;
+  /** PEM chain and private key: required for https and tls, refused otherwise. Kept secret. */
+  certificate?: pulumi.Input<CertificateArgs>;
+}
+
+/**
+ * A listener: a port the balancer accepts traffic on, handing it to one backend service. Type
+ * token `pulumi-nodejs:dynamic/ballast:Listener`.
+ */
+export class Listener extends pulumi.dynamic.Resource {
+  /** Name on the balancer (the resource's id). */
+  declare readonly name: pulumi.Output<string>;
+  declare readonly protocol: pulumi.Output<"http" | "https" | "tcp" | "tls">;
+  declare readonly port: pulumi.Output<number>;
+  declare readonly backendService: pulumi.Output<string>;
+  /** The certificate (secret as a whole). */
+  declare readonly certificate: pulumi.Output<Certificate | undefined>;
+  /** The object's version on the balancer: 1 on create, +1 per update. */
+  declare readonly version: pulumi.Output<number>;
+  /** The balancer's admin URL. */
+  declare readonly adminUrl: pulumi.Output<string>;
+  /** The balancer's admin token (secret). */
+  declare readonly adminToken: pulumi.Output<string>;
+
+  constructor(name: string, args: ListenerArgs, opts?: pulumi.CustomResourceOptions) {
+    const props = {
+      ...providerProps(name, args),
+      protocol: args.protocol,
+      port: args.port,
+      backendService: refName(args.backendService),
+      certificate: secretCertificate(args.certificate),
+    };
+    super(shimProvider("listeners"), name, props, resourceOptions(args, opts, ["certificate"]), TYPE_MODULE, "Listener");
+  }
+}
+
+/** The certificate with its private key wrapped as a secret (the whole certificate when it is an Output). */
+export function secretCertificate(cert: pulumi.Input<CertificateArgs> | undefined): pulumi.Input<CertificateArgs> | undefined {
+  if (cert === undefined) return undefined;
+  if (pulumi.Output.isInstance(cert) || cert instanceof Promise) return pulumi.secret(cert);
+  return { chain: cert.chain, privateKey: pulumi.secret(cert.privateKey) };
+}
