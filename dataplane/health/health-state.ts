@@ -32,3 +32,8 @@ export function effectiveWeight(weight: number, health: ServerHealth | undefined
   if (elapsed >= 1) return weight;
   return weight * Math.max(SLOW_START_FLOOR, elapsed);
 }
+
+/** A server as metrics and logs name it: `address:port`, IPv6 in brackets. */
+export function serverLabel(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+}

@@ -1,0 +1,291 @@
+import type http from "node:http";
+import net from "node:net";
+import tls from "node:tls";
+import type { ListenerSnapshot, Snapshot } from "../config/snapshot";
+import type { HealthTable } from "../health/health-state";
+import type { Logger } from "../log";
+import { Metrics } from "../metrics";
+import { ListenError } from "../runtime/traffic-runtime";
+import { systemClock, type Clock } from "./clock";
+import { HttpProxy } from "./http-proxy";
+import type { HttpLimits } from "./http/limits";
+import { createListenerServer } from "./http/server";
+import { TcpProxy, type TcpProxyOptions } from "./tcp-proxy";
+
+/**
+ * The traffic side of one worker process: the listeners and the proxies behind them.
+ *
+ * `apply(snapshot)` binds listeners that are new, keeps those that remain (a listener whose service
+ * changed just switches; a new certificate is swapped in with `setSecureContext`), and closes those
+ * that are gone (they stop accepting; requests and connections in flight finish, subject to
+ * draining). Listeners are identified by port (protocol and port are immutable), so renaming a
+ * listener keeps its socket. New listeners serve nothing until the whole snapshot is committed;
+ * if any port cannot be bound the new ones are closed, the previous configuration stays exactly as
+ * it was, and `apply` rejects with `ListenError`.
+ *
+ * Port 0 (only reachable in tests: the model requires 1–65535) binds an ephemeral port, reported by
+ * `listeningPort(name)`; such listeners are identified by name instead.
+ */
+
+export interface EngineOptions {
+  readonly log: Logger;
+  /** Address every listener binds to. Default "0.0.0.0". */
+  readonly host?: string;
+  /** Default: a new registry (read it from `engine.metrics`). */
+  readonly metrics?: Metrics;
+  /** Default: the system clock. Drives slow start and drain deadlines. */
+  readonly clock?: Clock;
+  /** HTTP timeouts and limits; see `HttpLimits` for each default. */
+  readonly http?: Partial<HttpLimits>;
+  /** TCP proxy tuning (connect/idle timeouts, attempts). */
+  readonly tcp?: Omit<TcpProxyOptions, "log" | "metrics" | "now">;
+}
+
+/** service → server key → counts in this process. */
+export type EngineStats = Record<string, Record<string, { activeConnections: number; activeRequests: number }>>;
+
+type AnyServer = net.Server | tls.Server | http.Server;
+
+interface ListenerState {
+  readonly id: string;
+  listener: ListenerSnapshot;
+  readonly server: AnyServer;
+  /** The port actually bound (differs from `listener.port` only for port 0). */
+  readonly port: number;
+  /** Set while the snapshot that opened it is not yet committed: requests wait for it. */
+  gate: Promise<boolean> | undefined;
+  closed: boolean;
+}
+
+const CLIENT_ERRORS = "ballast_http_client_errors_total";
+const CLIENT_ERRORS_HELP = "Requests refused before proxying (malformed, oversized head, too slow), by listener and status.";
+
+export class Engine {
+  readonly metrics: Metrics;
+  private readonly log: Logger;
+  private readonly host: string;
+  private readonly clock: Clock;
+  private readonly http: HttpProxy;
+  private readonly tcp: TcpProxy;
+  private readonly listeners = new Map<string, ListenerState>();
+  private applying: Promise<void> = Promise.resolve();
+  private closing = false;
+
+  constructor(opts: EngineOptions) {
+    this.log = opts.log;
+    this.host = opts.host ?? "0.0.0.0";
+    this.metrics = opts.metrics ?? new Metrics();
+    this.clock = opts.clock ?? systemClock;
+    const now = () => this.clock.now();
+    this.http = new HttpProxy({ log: this.log.child({ component: "http-proxy" }), metrics: this.metrics, clock: this.clock, ...(opts.http ? { limits: opts.http } : {}) });
+    this.tcp = new TcpProxy({ ...opts.tcp, log: this.log.child({ component: "tcp-proxy" }), metrics: this.metrics, now });
+  }
+
+  /** Makes `snapshot` live. Calls are serialized: one apply finishes before the next starts. */
+  apply(snapshot: Snapshot): Promise<void> {
+    const run = this.applying.then(() => this.applyNow(snapshot));
+    this.applying = run.catch(() => {});
+    return run;
+  }
+
+  setHealth(table: HealthTable): void {
+    this.http.setHealth(table);
+    this.tcp.setHealth(table);
+  }
+
+  /** The port a listener is bound to (tests bind port 0). */
+  listeningPort(name: string): number | undefined {
+    for (const st of this.listeners.values()) if (st.listener.name === name && !st.closed) return st.port;
+    return undefined;
+  }
+
+  stats(): EngineStats {
+    const out: EngineStats = {};
+    for (const [service, servers] of Object.entries(this.http.stats())) {
+      const row = (out[service] ??= {});
+      for (const [key, s] of Object.entries(servers)) row[key] = { activeConnections: s.activeConnections, activeRequests: s.activeRequests };
+    }
+    for (const [service, servers] of Object.entries(this.tcp.stats())) {
+      const row = (out[service] ??= {});
+      for (const [key, s] of Object.entries(servers)) {
+        const cur = (row[key] ??= { activeConnections: 0, activeRequests: 0 });
+        cur.activeConnections += s.activeConnections;
+      }
+    }
+    return out;
+  }
+
+  /** Stops accepting, lets in-flight requests and connections finish for up to `graceMs`, then closes everything. */
+  async close(graceMs: number): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await this.applying;
+    const states = [...this.listeners.values()];
+    this.listeners.clear();
+    const closed = states.map((st) => this.stopListening(st));
+    await Promise.all([this.http.close(graceMs), this.tcp.close(graceMs)]);
+    for (const st of states) {
+      const s = st.server as http.Server;
+      if (typeof s.closeAllConnections === "function") s.closeAllConnections();
+    }
+    // Bounded: every connection has been destroyed above, 'close' follows promptly.
+    await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 2000).unref())]);
+  }
+
+  private async applyNow(snapshot: Snapshot): Promise<void> {
+    if (this.closing) return;
+    const desired = new Map(snapshot.listeners.map((l) => [identity(l), l]));
+    const opened: ListenerState[] = [];
+    /** Listeners on a port whose protocol changed: closed before the new one binds, restored on failure. */
+    const displaced: ListenerState[] = [];
+    let release!: (ok: boolean) => void;
+    const gate = new Promise<boolean>((r) => (release = r));
+    try {
+      for (const [id, l] of desired) {
+        const cur = this.listeners.get(id);
+        if (cur && cur.listener.protocol === l.protocol) continue;
+        if (cur) {
+          displaced.push(cur);
+          await this.stopListening(cur);
+        }
+        opened.push(await this.bind(id, l, gate));
+      }
+    } catch (err) {
+      release(false);
+      await Promise.all(opened.map((st) => this.stopListening(st)));
+      for (const st of displaced) await this.relisten(st);
+      throw err;
+    }
+
+    // Commit: proxies first, so the first request on a new listener finds its service.
+    this.http.apply(snapshot);
+    this.tcp.apply(snapshot);
+    for (const [id, l] of desired) {
+      const cur = this.listeners.get(id);
+      if (!cur || displaced.includes(cur)) continue;
+      if (l.certificate && JSON.stringify(l.certificate) !== JSON.stringify(cur.listener.certificate)) {
+        try {
+          (cur.server as tls.Server).setSecureContext({ cert: l.certificate.chain, key: l.certificate.privateKey });
+        } catch (err) {
+          this.log.error({ listener: l.name, err }, "new certificate refused; keeping the previous one");
+        }
+      }
+      cur.listener = l;
+    }
+    for (const [id, st] of this.listeners) {
+      if (!desired.has(id)) {
+        this.listeners.delete(id);
+        void this.stopListening(st);
+        this.log.info({ listener: st.listener.name, port: st.port }, "listener closed");
+      }
+    }
+    for (const st of displaced) this.listeners.delete(st.id);
+    for (const st of opened) {
+      st.gate = undefined;
+      this.listeners.set(st.id, st);
+      this.log.info({ listener: st.listener.name, protocol: st.listener.protocol, port: st.port }, "listener open");
+    }
+    release(true);
+  }
+
+  private bind(id: string, listener: ListenerSnapshot, gate: Promise<boolean>): Promise<ListenerState> {
+    let server: AnyServer;
+    let st: ListenerState;
+    try {
+      server = this.createServer(listener, () => st);
+    } catch (err) {
+      return Promise.reject(new ListenError(listener.name, listener.port, err));
+    }
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(new ListenError(listener.name, listener.port, err));
+      server.once("error", onError);
+      server.listen({ port: listener.port, host: this.host }, () => {
+        server.off("error", onError);
+        server.on("error", (err) => this.log.error({ listener: listener.name, err }, "listener error"));
+        const port = (server.address() as net.AddressInfo).port;
+        st = { id, listener, server, port, gate, closed: false };
+        resolve(st);
+      });
+    });
+  }
+
+  private createServer(listener: ListenerSnapshot, state: () => ListenerState): AnyServer {
+    const log = this.log;
+    switch (listener.protocol) {
+      case "tcp":
+      case "tls": {
+        const onSocket = (socket: net.Socket) => {
+          const st = state();
+          this.whenOpen(st, () => this.tcp.handle(socket, st.listener), () => socket.destroy());
+        };
+        if (listener.protocol === "tcp") return net.createServer({ pauseOnConnect: false }, onSocket);
+        const server = tls.createServer({ cert: listener.certificate?.chain, key: listener.certificate?.privateKey }, onSocket);
+        server.on("tlsClientError", (err) => log.debug({ listener: listener.name, err: err.message }, "tls handshake failed"));
+        return server;
+      }
+      case "http":
+      case "https":
+        return createListenerServer(listener.protocol, listener.certificate, this.http.limits, {
+          request: (req, res) => {
+            const st = state();
+            if (st.closed) res.shouldKeepAlive = false;
+            this.whenOpen(st, () => this.http.handle(req, res, httpListener(st)), () => res.destroy());
+          },
+          upgrade: (req, socket, head) => {
+            const st = state();
+            this.whenOpen(st, () => this.http.handleUpgrade(req, socket, head, httpListener(st)), () => socket.destroy());
+          },
+          clientError: (code, status) => {
+            if (status !== undefined) this.metrics.inc(CLIENT_ERRORS, CLIENT_ERRORS_HELP, { listener: listener.name, code: String(status) });
+            log.debug({ listener: listener.name, code, status }, "client error");
+          },
+        });
+    }
+  }
+
+  /** Runs `go` now, or once the snapshot that opened the listener commits (`no` if it is rolled back). */
+  private whenOpen(st: ListenerState, go: () => void, no: () => void): void {
+    if (!st.gate) return go();
+    st.gate.then((ok) => (ok ? go() : no()));
+  }
+
+  /** Stops accepting; open connections finish (HTTP keep-alive connections close once idle). */
+  private stopListening(st: ListenerState): Promise<void> {
+    st.closed = true;
+    const server = st.server;
+    if (!server.listening) return Promise.resolve();
+    const done = new Promise<void>((resolve) => server.close(() => resolve()));
+    const h = server as http.Server;
+    if (typeof h.closeIdleConnections === "function") {
+      h.closeIdleConnections();
+      // Keep-alive connections that were busy close when they next go idle.
+      const sweep = setInterval(() => h.closeIdleConnections(), 1000);
+      sweep.unref();
+      void done.then(() => clearInterval(sweep));
+    }
+    return done;
+  }
+
+  /** Re-binds a listener displaced by a failed apply. */
+  private async relisten(st: ListenerState): Promise<void> {
+    await new Promise<void>((resolve) => {
+      st.server.once("error", (err) => {
+        this.log.error({ listener: st.listener.name, port: st.port, err }, "could not restore listener after a failed apply");
+        resolve();
+      });
+      st.server.listen({ port: st.port, host: this.host }, () => {
+        st.closed = false;
+        resolve();
+      });
+    });
+  }
+}
+
+function identity(l: ListenerSnapshot): string {
+  return l.port === 0 ? `name:${l.name}` : `port:${l.port}`;
+}
+
+/** The listener as the HTTP proxy sees it: with the port actually bound (X-Forwarded-Port). */
+function httpListener(st: ListenerState): ListenerSnapshot {
+  return st.listener.port === st.port ? st.listener : { ...st.listener, port: st.port };
+}

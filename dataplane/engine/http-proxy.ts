@@ -1,0 +1,321 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Dispatcher } from "undici";
+import type { ListenerSnapshot, ServerSnapshot, Snapshot } from "../config/snapshot";
+import { serverLabel, type HealthTable } from "../health/health-state";
+import type { Logger } from "../log";
+import type { Metrics } from "../metrics";
+import type { Clock } from "./clock";
+import { cookieName, readCookie, setCookieValue } from "./http/cookie";
+import { errorBodies, rejectSocket, sendError } from "./http/errors";
+import { plainIp, requestHeaders, type ForwardContext } from "./http/headers";
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./http/limits";
+import { RequestBody, hasBody } from "./http/request-body";
+import { ServiceUpstreams, type InFlight } from "./http/service-upstreams";
+import { connectUpstream, splice } from "./http/tunnel";
+import { UpstreamExchange, type ExchangeOutcome } from "./http/upstream-exchange";
+
+/**
+ * The request handler of HTTP and HTTPS listeners (one HttpProxy per worker, shared by all of
+ * them). Per request: resolve the listener's service, honour an insertion cookie whose server is
+ * usable or pick one, stream the request to it through that server's keep-alive pool, stream the
+ * response back. Failures map to short plain-text answers:
+ *
+ * | what                                                      | answer |
+ * |-----------------------------------------------------------|--------|
+ * | no usable server                                          | 503    |
+ * | connect refused/reset/timed out before anything was sent  | next server (each at most once, at most `maxAttempts`), then 502 |
+ * | connection lost after the request was sent, no response   | 502 (idempotent bodiless requests: next server first) |
+ * | no response head within `upstreamHeadersTimeoutMs`        | 504    |
+ * | broken framing / invalid head from the server             | 502; undici drops that connection |
+ * | failure after the response started                        | client connection cut (truncated response) |
+ */
+
+export interface HttpProxyOptions {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  readonly limits?: Partial<HttpLimits>;
+}
+
+const REQUESTS = "ballast_http_requests_total";
+const REQUESTS_HELP = "HTTP requests answered, by listener, service, server (empty when none was chosen) and status code (499: client went away).";
+const DURATION = "ballast_http_request_duration_seconds";
+const DURATION_HELP = "Time from request to the last byte of the response, by listener and service.";
+
+/** Methods safe to send again to another server after a connection was lost without a response. */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+/** Errors that mean the connection failed (as opposed to a timeout or a bad response). */
+const CONNECTION_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CLOSED", "UND_ERR_DESTROYED"]);
+
+interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly listener: ListenerSnapshot;
+  readonly up: ServiceUpstreams;
+  readonly clientIp: string;
+  readonly headers: string[];
+  readonly path: string;
+  readonly startedAt: number;
+  readonly excluded: Set<string>;
+  attempts: number;
+}
+
+export class HttpProxy {
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly clock: Clock;
+  readonly limits: HttpLimits;
+  private readonly services = new Map<string, ServiceUpstreams>();
+  /** Services removed from the configuration, still draining. */
+  private readonly retired = new Set<ServiceUpstreams>();
+  private health: HealthTable = {};
+  private readonly lastNoServerWarning = new Map<string, number>();
+
+  constructor(opts: HttpProxyOptions) {
+    this.log = opts.log;
+    this.metrics = opts.metrics;
+    this.clock = opts.clock;
+    this.limits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+  }
+
+  apply(snapshot: Snapshot): void {
+    for (const [name, up] of this.services) {
+      const svc = snapshot.services[name];
+      if (!svc || svc.protocol !== "http") {
+        this.services.delete(name);
+        up.retireAll();
+        this.retired.add(up);
+      }
+    }
+    for (const svc of Object.values(snapshot.services)) {
+      if (svc.protocol !== "http") continue;
+      const up = this.services.get(svc.name);
+      if (up) up.update(svc);
+      else {
+        const created = new ServiceUpstreams(svc, { log: this.log, metrics: this.metrics, clock: this.clock, limits: this.limits });
+        created.setHealth(this.health[svc.name]);
+        this.services.set(svc.name, created);
+      }
+    }
+    for (const up of this.retired) if (up.active === 0) this.retired.delete(up);
+  }
+
+  setHealth(table: HealthTable): void {
+    this.health = table;
+    for (const [name, up] of this.services) up.setHealth(table[name]);
+  }
+
+  /** Per service, per server key: requests in flight and upstream connections open in this worker. */
+  stats(): Record<string, Record<string, { activeRequests: number; activeConnections: number }>> {
+    const out: Record<string, Record<string, { activeRequests: number; activeConnections: number }>> = {};
+    for (const [name, up] of this.services) out[name] = up.stats();
+    return out;
+  }
+
+  /** Requests and tunnels in flight, including to removed services. */
+  get active(): number {
+    let n = 0;
+    for (const up of this.services.values()) n += up.active;
+    for (const up of this.retired) n += up.active;
+    return n;
+  }
+
+  /** Waits up to `graceMs` for in-flight requests, then aborts the rest and closes every pool. */
+  async close(graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+    const reason = Object.assign(new Error("shutting down"), { code: "BALLAST_SHUTDOWN" });
+    const all = [...this.services.values(), ...this.retired];
+    this.services.clear();
+    this.retired.clear();
+    await Promise.all(all.map((up) => up.destroy(reason)));
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, listener: ListenerSnapshot): void {
+    const startedAt = performance.now();
+    const up = this.services.get(listener.service);
+    if (!up) return this.finish(res, listener, listener.service, undefined, 503, errorBodies.noService(listener.service), startedAt);
+    if (req.headers.host === undefined && req.httpVersion === "1.1") {
+      return this.finish(res, listener, up.service.name, undefined, 400, errorBodies.badRequest("missing Host header"), startedAt, true);
+    }
+    const path = requestPath(req.url);
+    if (path === undefined) return this.finish(res, listener, up.service.name, undefined, 400, errorBodies.badRequest("invalid request target"), startedAt, true);
+    const fwd = forwardContext(req, listener, up);
+    const hdr = requestHeaders(req, fwd);
+    if (!hdr.ok) return this.finish(res, listener, up.service.name, undefined, 400, errorBodies.badRequest(hdr.reason), startedAt, true);
+    const ctx: RequestContext = { req, res, listener, up, clientIp: fwd.clientIp, headers: hdr.headers, path, startedAt, excluded: new Set(), attempts: 0 };
+    const { server, setCookie } = this.choose(req, up, fwd.clientIp);
+    if (!server) return this.noServer(ctx);
+    this.attempt(ctx, server, setCookie);
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, listener: ListenerSnapshot): void {
+    socket.on("error", () => socket.destroy());
+    const up = this.services.get(listener.service);
+    if (!up) return rejectSocket(socket, 503, errorBodies.noService(listener.service));
+    const fwd = forwardContext(req, listener, up);
+    const upgrade = req.headers.upgrade ?? "";
+    const hdr = requestHeaders(req, fwd, ["connection", "upgrade", "upgrade", upgrade]);
+    if (!hdr.ok) return rejectSocket(socket, 400, errorBodies.badRequest(hdr.reason));
+    const excluded = new Set<string>();
+    const tryServer = (server: ServerSnapshot | undefined): void => {
+      if (!server) {
+        this.count(listener, up.service.name, undefined, excluded.size > 0 ? 502 : 503);
+        return rejectSocket(socket, excluded.size > 0 ? 502 : 503, excluded.size > 0 ? errorBodies.unreachable(up.service.name) : errorBodies.noServer(up.service.name));
+      }
+      connectUpstream(server, this.limits.upstreamConnectTimeoutMs).then(
+        (upstream) => {
+          if (socket.destroyed) return void upstream.destroy();
+          const tunnel: InFlight = { abort: () => (upstream.destroy(), socket.destroy()) };
+          up.track(server, tunnel);
+          this.count(listener, up.service.name, server, "upgrade");
+          splice(req, socket, head, upstream, hdr.headers, () => up.untrack(server, tunnel));
+        },
+        (err: NodeJS.ErrnoException) => {
+          this.log.warn({ service: up.service.name, server: serverLabel(server.address, server.port), err: err.code ?? err.message }, "upgrade: server unreachable");
+          excluded.add(server.key);
+          if (socket.destroyed) return;
+          tryServer(excluded.size < this.limits.maxAttempts ? up.picker.pickExcluding(fwd.clientIp, excluded) : undefined);
+        },
+      );
+    };
+    tryServer(this.choose(req, up, fwd.clientIp).server);
+  }
+
+  /** The cookie's server if it is usable, else a fresh pick (and the cookie must be (re)set). */
+  private choose(req: IncomingMessage, up: ServiceUpstreams, clientIp: string): { server: ServerSnapshot | undefined; setCookie: boolean } {
+    const persistence = up.service.sessionPersistence;
+    if (persistence?.type === "insert-cookie") {
+      const id = readCookie(req, cookieName(up.service.name));
+      const sticky = id ? up.picker.byId(id) : undefined;
+      if (sticky && up.picker.isUsable(sticky.key)) return { server: sticky, setCookie: false };
+      return { server: up.picker.pick(clientIp), setCookie: true };
+    }
+    return { server: up.picker.pick(clientIp), setCookie: false };
+  }
+
+  private attempt(ctx: RequestContext, server: ServerSnapshot, setCookie: boolean): void {
+    ctx.attempts++;
+    const { req, res, up } = ctx;
+    const svc = up.service;
+    const body = hasBody(req) ? new RequestBody(req) : null;
+    const extra: string[] = [];
+    if (setCookie && svc.sessionPersistence?.type === "insert-cookie") {
+      extra.push("set-cookie", setCookieValue(svc.name, server.id, svc.sessionPersistence.cookieTimeout, ctx.listener.protocol === "https"));
+    }
+    const exchange = new UpstreamExchange(res, extra, (outcome) => {
+      up.untrack(server, exchange);
+      this.settle(ctx, server, body, outcome);
+    });
+    up.track(server, exchange);
+    const opts: Dispatcher.DispatchOptions = {
+      method: req.method as Dispatcher.HttpMethod,
+      path: ctx.path,
+      headers: ctx.headers,
+      body,
+      headersTimeout: this.limits.upstreamHeadersTimeoutMs,
+      bodyTimeout: this.limits.upstreamBodyTimeoutMs,
+    };
+    up.pool(server).dispatch(opts, exchange);
+  }
+
+  private settle(ctx: RequestContext, server: ServerSnapshot, body: RequestBody | null, outcome: ExchangeOutcome): void {
+    const { listener, up, res } = ctx;
+    const name = up.service.name;
+    switch (outcome.kind) {
+      case "done":
+        this.observe(ctx, server, outcome.status);
+        return;
+      case "client-gone":
+        this.observe(ctx, server, 499);
+        return;
+      case "broken":
+        this.log.warn({ service: name, server: serverLabel(server.address, server.port), err: errText(outcome.error) }, "response cut: server connection failed mid-response");
+        this.observe(ctx, server, outcome.status);
+        return;
+    }
+    const err = outcome.error as NodeJS.ErrnoException;
+    const code = err.code ?? "";
+    if (code === "UND_ERR_INVALID_ARG") {
+      return this.finish(res, listener, name, server, 400, errorBodies.badRequest(err.message), ctx.startedAt, true);
+    }
+    const retryable =
+      !res.headersSent &&
+      !body?.consumed &&
+      code !== "BALLAST_DRAINED" &&
+      code !== "BALLAST_SHUTDOWN" &&
+      (outcome.kind === "not-sent" || (body === null && IDEMPOTENT.has(ctx.req.method ?? "") && CONNECTION_ERRORS.has(code) && code !== "UND_ERR_CONNECT_TIMEOUT"));
+    if (retryable) {
+      this.log.warn({ service: name, server: serverLabel(server.address, server.port), err: errText(err) }, "server unreachable, trying another");
+      ctx.excluded.add(server.key);
+      const next = ctx.attempts < this.limits.maxAttempts ? up.picker.pickExcluding(ctx.clientIp, ctx.excluded) : undefined;
+      if (next) return this.attempt(ctx, next, up.service.sessionPersistence?.type === "insert-cookie");
+      return this.finish(res, listener, name, server, 502, errorBodies.unreachable(name), ctx.startedAt);
+    }
+    if (code === "UND_ERR_HEADERS_TIMEOUT") {
+      return this.finish(res, listener, name, server, 504, errorBodies.timeout(name, this.limits.upstreamHeadersTimeoutMs), ctx.startedAt);
+    }
+    if (code === "BALLAST_DRAINED") return this.finish(res, listener, name, server, 502, errorBodies.drained(name), ctx.startedAt);
+    if (code === "BALLAST_SHUTDOWN") return this.finish(res, listener, name, server, 503, "the balancer is shutting down", ctx.startedAt, true);
+    this.log.warn({ service: name, server: serverLabel(server.address, server.port), err: errText(err) }, "server failed before responding");
+    const message = CONNECTION_ERRORS.has(code) ? errorBodies.upstreamFailed(name) : errorBodies.badResponse(name);
+    // A client still sending a body the server never read would desync the connection: close it.
+    this.finish(res, listener, name, server, 502, message, ctx.startedAt, body !== null && !ctx.req.complete);
+  }
+
+  private noServer(ctx: RequestContext): void {
+    const name = ctx.up.service.name;
+    const now = this.clock.now();
+    if ((this.lastNoServerWarning.get(name) ?? 0) + 10_000 <= now) {
+      this.lastNoServerWarning.set(name, now);
+      this.log.warn({ service: name, listener: ctx.listener.name }, "no healthy server: answering 503");
+    }
+    this.finish(ctx.res, ctx.listener, name, undefined, 503, errorBodies.noServer(name), ctx.startedAt);
+  }
+
+  private finish(res: ServerResponse, listener: ListenerSnapshot, service: string, server: ServerSnapshot | undefined, status: number, message: string, startedAt: number, close = false): void {
+    sendError(res, status, message, close);
+    this.count(listener, service, server, status);
+    this.metrics.observe(DURATION, DURATION_HELP, { listener: listener.name, service }, (performance.now() - startedAt) / 1000);
+  }
+
+  private observe(ctx: RequestContext, server: ServerSnapshot, status: number): void {
+    this.count(ctx.listener, ctx.up.service.name, server, status);
+    this.metrics.observe(DURATION, DURATION_HELP, { listener: ctx.listener.name, service: ctx.up.service.name }, (performance.now() - ctx.startedAt) / 1000);
+  }
+
+  private count(listener: ListenerSnapshot, service: string, server: ServerSnapshot | undefined, code: number | string): void {
+    this.metrics.inc(REQUESTS, REQUESTS_HELP, { listener: listener.name, service, server: server ? serverLabel(server.address, server.port) : "", code: String(code) });
+  }
+}
+
+function forwardContext(req: IncomingMessage, listener: ListenerSnapshot, up: ServiceUpstreams): ForwardContext {
+  return {
+    clientIp: plainIp(req.socket.remoteAddress),
+    localIp: plainIp(req.socket.localAddress),
+    listenerProtocol: listener.protocol === "https" ? "https" : "http",
+    listenerPort: listener.port,
+    forwarded: up.service.forwardedHeaders,
+  };
+}
+
+/** The origin-form target to send upstream: `/path?query`, from origin- or absolute-form. */
+function requestPath(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  if (url.startsWith("/")) return url;
+  if (/^https?:\/\//i.test(url)) {
+    try {
+      const u = new URL(url);
+      return `${u.pathname}${u.search}`;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+function errText(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code ? `${code}: ${err.message}` : err.message;
+}

@@ -1,0 +1,134 @@
+import type { IncomingMessage } from "node:http";
+
+/**
+ * Header handling between client and server (RFC 9110 §7.6.1): hop-by-hop headers are dropped in
+ * both directions, together with every header the `Connection` header names. The proxy then
+ * frames each side itself: a request sent upstream carries Content-Length or (from undici, for a
+ * streamed body of unknown length) Transfer-Encoding, never both.
+ */
+
+/** Hop-by-hop headers of RFC 9110 §7.6.1, plus the non-standard `proxy-connection`. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/**
+ * Headers never forwarded upstream besides hop-by-hop ones: `expect` (Node already answered
+ * `100 Continue` to the client, and undici refuses the header), `content-length` (re-added once
+ * by `requestHeaders`) and `host` (re-added once).
+ */
+const NOT_FORWARDED: ReadonlySet<string> = new Set(["expect", "content-length", "host"]);
+
+/** Lower-cased names listed in every `Connection` header of a raw header list. */
+export function connectionTokens(raw: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== "connection") continue;
+    for (const t of raw[i + 1]!.split(",")) {
+      const token = t.trim().toLowerCase();
+      if (token) out.add(token);
+    }
+  }
+  return out;
+}
+
+export interface ForwardContext {
+  /** The client's address (IPv4-mapped IPv6 unwrapped). */
+  readonly clientIp: string;
+  /** Local address the client connected to. */
+  readonly localIp: string;
+  readonly listenerProtocol: "http" | "https";
+  readonly listenerPort: number;
+  /** The service's `forwardedHeaders`. */
+  readonly forwarded: readonly string[];
+}
+
+export type RequestHeaderResult = { ok: true; headers: string[] } | { ok: false; reason: string };
+
+/**
+ * The header list to send upstream, as a flat `[name, value, …]` array in the client's order and
+ * case. Rejects (400) what an intermediary must not forward: more than one Host, or more than one
+ * Content-Length (Node's parser refuses conflicting ones; identical repeats are refused here too).
+ */
+export function requestHeaders(req: IncomingMessage, ctx: ForwardContext, extraConnectionHeaders?: readonly string[]): RequestHeaderResult {
+  const raw = req.rawHeaders;
+  const dropped = connectionTokens(raw);
+  const out: string[] = [];
+  let host: string | undefined;
+  let contentLength: string | undefined;
+  let xff: string | undefined;
+  const replaced = new Set(ctx.forwarded.map((h) => h.toLowerCase()));
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    if (lower === "host") {
+      if (host !== undefined) return { ok: false, reason: "more than one Host header" };
+      host = value;
+      continue;
+    }
+    if (lower === "content-length") {
+      if (contentLength !== undefined) return { ok: false, reason: "more than one Content-Length header" };
+      contentLength = value;
+      continue;
+    }
+    // Framing and Host above are never droppable through Connection (that would desync the hop).
+    if (HOP_BY_HOP.has(lower) || NOT_FORWARDED.has(lower) || dropped.has(lower) || replaced.has(lower)) continue;
+    if (lower === "x-forwarded-for") {
+      xff = xff === undefined ? value : `${xff}, ${value}`;
+      continue;
+    }
+    out.push(name, value);
+  }
+  if (host !== undefined) out.push("host", host);
+  // A body framed by Transfer-Encoding is re-framed by undici (chunked); one framed by
+  // Content-Length keeps it. The client could not send both: Node's parser rejects that.
+  if (contentLength !== undefined && req.headers["transfer-encoding"] === undefined) out.push("content-length", contentLength);
+  out.push("x-forwarded-for", xff === undefined ? ctx.clientIp : `${xff}, ${ctx.clientIp}`);
+  for (const h of ctx.forwarded) {
+    switch (h) {
+      case "X-Forwarded-Proto":
+        out.push("x-forwarded-proto", ctx.listenerProtocol);
+        break;
+      case "X-Forwarded-Port":
+        out.push("x-forwarded-port", String(ctx.listenerPort));
+        break;
+      case "X-Forwarded-LBIP":
+        out.push("x-forwarded-lbip", ctx.localIp);
+        break;
+      case "X-Forwarded-Host":
+        if (host !== undefined) out.push("x-forwarded-host", host);
+        break;
+    }
+  }
+  if (extraConnectionHeaders) out.push(...extraConnectionHeaders);
+  return { ok: true, headers: out };
+}
+
+/**
+ * The server's response headers to send to the client, as a flat array: hop-by-hop headers and
+ * those named in `Connection` removed; everything else (repeated Set-Cookie included) kept in order.
+ */
+export function responseHeaders(raw: readonly (Buffer | string)[]): string[] {
+  const strings = raw.map((v) => (typeof v === "string" ? v : v.toString("latin1")));
+  const dropped = connectionTokens(strings);
+  const out: string[] = [];
+  for (let i = 0; i + 1 < strings.length; i += 2) {
+    const lower = strings[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || dropped.has(lower)) continue;
+    out.push(strings[i]!, strings[i + 1]!);
+  }
+  return out;
+}
+
+/** `::ffff:10.0.0.1` → `10.0.0.1`; other addresses unchanged. */
+export function plainIp(address: string | undefined): string {
+  if (!address) return "";
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}

@@ -1,0 +1,89 @@
+import type { IncomingMessage } from "node:http";
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import type { ServerSnapshot } from "../../config/snapshot";
+
+/**
+ * Upgraded connections (WebSocket and any other `Upgrade`): the request head is re-written to the
+ * chosen server over a plain TCP connection, then bytes are piped both ways with backpressure
+ * until either side closes. The server's answer (`101 Switching Protocols` or a refusal) reaches
+ * the client as the server wrote it.
+ */
+
+export interface TunnelOptions {
+  readonly server: ServerSnapshot;
+  /** Request headers for the server, flat pairs, already filtered and with X-Forwarded-*. */
+  readonly headers: readonly string[];
+  readonly connectTimeoutMs: number;
+}
+
+/** Serializes a request head. Header values come from Node's parser, so they hold no CR/LF. */
+export function requestHead(req: IncomingMessage, headers: readonly string[]): string {
+  let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return head + "\r\n";
+}
+
+/**
+ * Connects to the server. Resolves with the connected socket, or rejects when the connection
+ * fails before anything was sent (the caller may try another server).
+ */
+export function connectUpstream(server: ServerSnapshot, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const upstream = net.connect({ host: server.address, port: server.port });
+    const timer = setTimeout(() => {
+      upstream.destroy();
+      reject(Object.assign(new Error(`connect timeout after ${timeoutMs} ms`), { code: "UND_ERR_CONNECT_TIMEOUT" }));
+    }, timeoutMs);
+    upstream.once("connect", () => {
+      clearTimeout(timer);
+      upstream.off("error", onError);
+      resolve(upstream);
+    });
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      upstream.destroy();
+      reject(err);
+    };
+    upstream.once("error", onError);
+  });
+}
+
+/**
+ * Pipes `client` ⇄ `upstream` after writing the head and any bytes the client sent after it.
+ * An end from one side ends the other (after its buffered bytes); an error destroys both; when one
+ * side has closed the other gets `lingerMs` to finish. `onClose` runs once both are closed.
+ */
+export function splice(
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  upstream: net.Socket,
+  headers: readonly string[],
+  onClose: () => void,
+  lingerMs = 5000,
+): void {
+  upstream.setNoDelay(true);
+  upstream.write(requestHead(req, headers));
+  if (head.length > 0) upstream.write(head);
+  let open = 2;
+  const destroyBoth = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  const closed = (other: Duplex) => () => {
+    if (!other.destroyed) {
+      other.end();
+      const t = setTimeout(() => other.destroy(), lingerMs);
+      t.unref();
+      other.once("close", () => clearTimeout(t));
+    }
+    if (--open === 0) onClose();
+  };
+  upstream.on("error", destroyBoth);
+  client.on("error", destroyBoth);
+  upstream.once("close", closed(client));
+  client.once("close", closed(upstream));
+  upstream.pipe(client);
+  client.pipe(upstream);
+}

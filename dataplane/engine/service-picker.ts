@@ -1,0 +1,179 @@
+import type { ServerSnapshot, ServiceSnapshot } from "../config/snapshot";
+import { effectiveWeight, isUsable, type ServerHealth } from "../health/health-state";
+import { createScheduler } from "../scheduler/registry";
+import type { Scheduler } from "../scheduler/scheduler";
+
+/**
+ * Chooses a server of one backend service for a new request or connection. Shared by the HTTP and
+ * TCP proxies; one per service per process.
+ *
+ * - Only usable servers are candidates: weight > 0 and not unhealthy (`isUsable`).
+ * - Weights are effective weights: scaled down while a server is in slow start.
+ * - Availability groups: the primary while it is not unhealthy, else the secondary (only the
+ *   primary is health-checked, so the secondary's own status is ignored).
+ * - The configured scheduler picks among the candidates. Its state (wrr's running weights) is kept
+ *   across `setHealth` and `update`, so a health change does not restart the round.
+ * - `acquire`/`release` count this process's requests or connections in flight per server, for wlc
+ *   and for stats. Counts are by server key and survive `update`.
+ */
+
+interface Entry {
+  readonly server: ServerSnapshot;
+  /** The candidate handed to the scheduler; `weight` is refreshed during slow start, `active` live. */
+  readonly cand: { key: string; weight: number; active: number };
+}
+
+export interface ServicePickerOptions {
+  /** Epoch milliseconds; drives slow start. */
+  readonly now: () => number;
+}
+
+export class ServicePicker {
+  private svc: ServiceSnapshot;
+  private scheduler: Scheduler;
+  private health: Readonly<Record<string, ServerHealth>> | undefined;
+  private readonly now: () => number;
+  private readonly activeByKey = new Map<string, number>();
+  private byKeyMap = new Map<string, ServerSnapshot>();
+  private byIdMap = new Map<string, ServerSnapshot>();
+  /** Usable servers in configuration order, their candidates (same order), and by key. */
+  private usable: Entry[] = [];
+  private candidates: Entry["cand"][] = [];
+  private usableByKey = new Map<string, Entry>();
+  /** Any usable server still ramping up: weights must be recomputed per pick. */
+  private ramping = false;
+
+  constructor(service: ServiceSnapshot, options: ServicePickerOptions) {
+    this.svc = service;
+    this.now = options.now;
+    this.scheduler = createScheduler(service.scheduler);
+    this.index();
+    this.rebuild();
+  }
+
+  get service(): ServiceSnapshot {
+    return this.svc;
+  }
+
+  /** Swaps in a new snapshot of the same service; keeps scheduler state if the algorithm is unchanged. */
+  update(service: ServiceSnapshot): void {
+    if (service === this.svc) return;
+    if (service.scheduler !== this.svc.scheduler) this.scheduler = createScheduler(service.scheduler);
+    this.svc = service;
+    this.index();
+    this.rebuild();
+  }
+
+  /** The service's row of the health table (undefined: every server unchecked). */
+  setHealth(byServer: Readonly<Record<string, ServerHealth>> | undefined): void {
+    if (byServer === this.health) return;
+    this.health = byServer;
+    this.rebuild();
+  }
+
+  /** A server for a new request/connection from `clientIp`, or undefined when none is usable. */
+  pick(clientIp: string): ServerSnapshot | undefined {
+    const entries = this.usable;
+    if (entries.length === 0) return undefined;
+    if (entries.length === 1) return entries[0]!.server;
+    if (this.ramping) this.refreshWeights(entries);
+    const i = this.scheduler.pick({ candidates: this.candidates, clientIp });
+    return entries[i]?.server;
+  }
+
+  /** Like `pick`, skipping the servers whose keys are in `excluded` (retries after a failed connect). */
+  pickExcluding(clientIp: string, excluded: ReadonlySet<string>): ServerSnapshot | undefined {
+    if (excluded.size === 0) return this.pick(clientIp);
+    const entries = this.usable.filter((e) => !excluded.has(e.server.key));
+    if (entries.length === 0) return undefined;
+    if (entries.length === 1) return entries[0]!.server;
+    if (this.ramping) this.refreshWeights(entries);
+    const i = this.scheduler.pick({ candidates: entries.map((e) => e.cand), clientIp });
+    return entries[i]?.server;
+  }
+
+  /** The server with this cookie id, whether usable or not. */
+  byId(id: string): ServerSnapshot | undefined {
+    return this.byIdMap.get(id);
+  }
+
+  byKey(key: string): ServerSnapshot | undefined {
+    return this.byKeyMap.get(key);
+  }
+
+  /** Whether `pick` could choose this server now (for cookies and source-ip persistence). */
+  isUsable(key: string): boolean {
+    return this.usableByKey.has(key);
+  }
+
+  /** The weight the scheduler uses for this server now; 0 when it is not usable. */
+  effectiveWeight(key: string): number {
+    const server = this.byKeyMap.get(key);
+    if (!server || !this.usableByKey.has(key)) return 0;
+    return effectiveWeight(server.weight, this.health?.[key], this.svc.slowStart, this.now());
+  }
+
+  acquire(key: string): void {
+    const n = (this.activeByKey.get(key) ?? 0) + 1;
+    this.activeByKey.set(key, n);
+    const e = this.usableByKey.get(key);
+    if (e) e.cand.active = n;
+  }
+
+  release(key: string): void {
+    const n = (this.activeByKey.get(key) ?? 0) - 1;
+    if (n <= 0) this.activeByKey.delete(key);
+    else this.activeByKey.set(key, n);
+    const e = this.usableByKey.get(key);
+    if (e) e.cand.active = Math.max(0, n);
+  }
+
+  /** Requests/connections this process has in flight to the server. */
+  active(key: string): number {
+    return this.activeByKey.get(key) ?? 0;
+  }
+
+  private index(): void {
+    this.byKeyMap = new Map(this.svc.servers.map((s) => [s.key, s]));
+    this.byIdMap = new Map(this.svc.servers.map((s) => [s.id, s]));
+  }
+
+  private rebuild(): void {
+    const servers = this.selectable();
+    const now = this.now();
+    const usable: Entry[] = [];
+    let ramping = false;
+    for (const server of servers) {
+      // An availability group's secondary is never checked: it is used whenever the primary is out.
+      const h = server.role === "secondary" ? undefined : this.health?.[server.key];
+      if (!isUsable(h, server.weight)) continue;
+      const weight = effectiveWeight(server.weight, h, this.svc.slowStart, now);
+      if (weight < server.weight) ramping = true;
+      usable.push({ server, cand: { key: server.key, weight, active: this.activeByKey.get(server.key) ?? 0 } });
+    }
+    this.usable = usable;
+    this.candidates = usable.map((e) => e.cand);
+    this.usableByKey = new Map(usable.map((e) => [e.server.key, e]));
+    this.ramping = ramping;
+  }
+
+  /** Availability groups: the primary unless it is unhealthy, then the secondary. */
+  private selectable(): readonly ServerSnapshot[] {
+    if (this.svc.groupType !== "availability") return this.svc.servers;
+    const primary = this.svc.servers.find((s) => s.role === "primary");
+    const secondary = this.svc.servers.find((s) => s.role === "secondary");
+    if (primary && isUsable(this.health?.[primary.key], primary.weight)) return [primary];
+    return secondary ? [secondary] : [];
+  }
+
+  private refreshWeights(entries: readonly Entry[]): void {
+    const now = this.now();
+    let still = false;
+    for (const e of entries) {
+      const w = effectiveWeight(e.server.weight, this.health?.[e.server.key], this.svc.slowStart, now);
+      e.cand.weight = w;
+      if (w < e.server.weight) still = true;
+    }
+    if (!still && entries === this.usable) this.ramping = false;
+  }
+}

@@ -1,0 +1,246 @@
+import type { HealthCheck } from "../../model";
+import type { ServerSnapshot, ServiceSnapshot, Snapshot } from "../config/snapshot";
+import { systemClock, type Clock } from "../engine/clock";
+import type { Logger } from "../log";
+import type { Metrics } from "../metrics";
+import { CheckState, HealthChecker, type CheckStatus } from "./checker";
+import { serverLabel, type HealthStatus, type HealthTable, type ServerHealth } from "./health-state";
+import { defaultProbe, type Probe } from "./probe";
+
+/**
+ * Health checkers and the slow-start clock, in the primary process. `apply(snapshot)` starts,
+ * stops and reconfigures one checker per (service, server) of every service that has a health
+ * check (the primary only, in an availability group); `table()` is what the workers get.
+ *
+ * Initial status of a checked server:
+ * - new to the service: pending (reported unhealthy) until its first probe, which it gets at once;
+ * - already serving unchecked when a health check is added to its service: healthy, so adding a
+ *   check cannot cause an outage; it goes out after `unhealthyThreshold` failures like any other;
+ * - kept as it is when the check's configuration changes (the checkers restart and probe at once).
+ *
+ * Slow start (SPEC §3): a server added to a service whose server set was non-empty gets
+ * `slowStartFrom` = the moment it first turns healthy (at once when the service has no health
+ * check). It is set once: health flaps do not pause or restart it, and a server is "new" only the
+ * first time it appears in that service's set since this process started, so it never re-enters.
+ * Only recorded when the service has `slowStart` configured at the time the server is added.
+ * Entries whose window has passed are left out of the table (the weight is then the full weight).
+ */
+
+export interface HealthManagerOptions {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** Default: the system clock. Tests pass a FakeClock. */
+  readonly clock?: Clock;
+  /**
+   * Test-only: multiplies every interval and timeout (the model's minimum interval is 5 s; a test
+   * with timeScale 0.02 probes every 100 ms). Default 1.
+   */
+  readonly timeScale?: number;
+  /** Default: real HTTP/TCP probes. Tests may inject a scripted one. */
+  readonly probe?: Probe;
+}
+
+export interface ServerCheckStatus {
+  readonly health: HealthStatus;
+  /** The last probe: when (ISO time), whether it passed, and why it failed. null before any probe. */
+  readonly lastCheck: { at: string; ok: boolean; reason: string } | null;
+}
+
+interface ServiceState {
+  service: ServiceSnapshot;
+  /** JSON of the check: a change restarts the service's checkers. */
+  checkKey: string | undefined;
+  /** Every server key that has been in this service's set since this process started. */
+  readonly seen: Set<string>;
+  /** key → slow start: `pending` until it turns healthy, then the instant it did. */
+  readonly slowStart: Map<string, number | "pending">;
+  readonly states: Map<string, CheckState>;
+  readonly checkers: Map<string, HealthChecker>;
+}
+
+const TRANSITIONS = "ballast_health_transitions_total";
+const TRANSITIONS_HELP = "Health status changes of a server in a service (to = healthy | unhealthy).";
+
+export class HealthManager {
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly clock: Clock;
+  private readonly timeScale: number;
+  private readonly probe: Probe;
+  private readonly services = new Map<string, ServiceState>();
+  private readonly listeners = new Set<(table: HealthTable) => void>();
+  private current: HealthTable = Object.freeze({});
+  private closed = false;
+
+  constructor(opts: HealthManagerOptions) {
+    this.log = opts.log;
+    this.metrics = opts.metrics;
+    this.clock = opts.clock ?? systemClock;
+    this.timeScale = opts.timeScale ?? 1;
+    this.probe = opts.probe ?? defaultProbe;
+  }
+
+  /**
+   * Makes `snapshot` the checked configuration. Synchronous; the new table is available from
+   * `table()` right after (for the caller to send along with the snapshot) and `onChange` is not
+   * called for it. Probe results arrive later through `onChange`.
+   */
+  apply(snapshot: Snapshot): void {
+    if (this.closed) return;
+    for (const [name, st] of this.services) {
+      if (!snapshot.services[name]) {
+        for (const c of st.checkers.values()) c.stop();
+        this.services.delete(name);
+      }
+    }
+    for (const svc of Object.values(snapshot.services)) this.applyService(svc);
+    this.current = this.build();
+  }
+
+  table(): HealthTable {
+    return this.current;
+  }
+
+  /** Calls `cb` with the new table whenever a probe or the slow-start clock changes it. Returns an unsubscribe. */
+  onChange(cb: (table: HealthTable) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  status(service: string, key: string): ServerCheckStatus | undefined {
+    const st = this.services.get(service);
+    if (!st || !st.service.servers.some((s) => s.key === key)) return undefined;
+    const state = st.states.get(key);
+    if (!state) return { health: "unchecked", lastCheck: null };
+    const last = state.lastCheck;
+    return {
+      health: state.status === "healthy" ? "healthy" : "unhealthy",
+      lastCheck: last ? { at: new Date(last.at).toISOString(), ok: last.ok, reason: last.reason } : null,
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const st of this.services.values()) for (const c of st.checkers.values()) c.stop();
+    this.services.clear();
+    this.listeners.clear();
+  }
+
+  private applyService(svc: ServiceSnapshot): void {
+    let st = this.services.get(svc.name);
+    const previous = st?.service;
+    if (!st) {
+      st = { service: svc, checkKey: undefined, seen: new Set(), slowStart: new Map(), states: new Map(), checkers: new Map() };
+      this.services.set(svc.name, st);
+    }
+    const hadServers = (previous?.servers.length ?? 0) > 0;
+    const previousKeys = new Set(previous?.servers.map((s) => s.key) ?? []);
+    const wasChecked = previous?.healthCheck !== undefined;
+    const check = svc.healthCheck;
+    const checkKey = check ? JSON.stringify(check) : undefined;
+    const restart = checkKey !== st.checkKey;
+    st.service = svc;
+    st.checkKey = checkKey;
+
+    // Slow start: servers new to a non-empty set.
+    for (const server of svc.servers) {
+      if (st.seen.has(server.key)) continue;
+      st.seen.add(server.key);
+      if (hadServers && svc.slowStart) st.slowStart.set(server.key, "pending");
+    }
+
+    const checked = new Map<string, ServerSnapshot>();
+    if (check) for (const server of checkedServers(svc)) checked.set(server.key, server);
+
+    for (const [key, checker] of st.checkers) {
+      const server = checked.get(key);
+      // The key is address|port, so a kept key probes the same target unless the check changed.
+      if (!server || restart) {
+        checker.stop();
+        st.checkers.delete(key);
+      }
+    }
+    for (const key of [...st.states.keys()]) if (!checked.has(key)) st.states.delete(key);
+
+    for (const [key, server] of checked) {
+      if (st.checkers.has(key)) continue;
+      let state = st.states.get(key);
+      if (!state) {
+        // Serving unchecked until now: stays in until the check says otherwise.
+        state = new CheckState(!wasChecked && previousKeys.has(key) ? "healthy" : "pending");
+        st.states.set(key, state);
+      }
+      const checker = new HealthChecker({
+        address: server.address,
+        port: this.probePort(server, check),
+        check: check!,
+        state,
+        clock: this.clock,
+        timeScale: this.timeScale,
+        probe: this.probe,
+        onResult: (changed, result) => this.onResult(svc.name, server, changed, result.reason),
+      });
+      st.checkers.set(key, checker);
+      checker.start();
+    }
+
+    // Unchecked servers (no health check, or an availability secondary) start their slow start now.
+    for (const server of svc.servers) {
+      if (!checked.has(server.key) && st.slowStart.get(server.key) === "pending") st.slowStart.set(server.key, this.clock.now());
+    }
+  }
+
+  private probePort(server: ServerSnapshot | undefined, check: HealthCheck | undefined): number {
+    return check?.port ?? server?.port ?? 0;
+  }
+
+  private onResult(service: string, server: ServerSnapshot, changed: CheckStatus | undefined, reason: string): void {
+    if (this.closed) return;
+    const st = this.services.get(service);
+    if (!st || !changed) return;
+    const label = serverLabel(server.address, server.port);
+    if (changed === "unhealthy") this.log.warn({ service, server: label, reason }, "server unhealthy");
+    else this.log.info({ service, server: label }, "server healthy");
+    this.metrics.inc(TRANSITIONS, TRANSITIONS_HELP, { service, server: label, to: changed });
+    if (changed === "healthy" && st.slowStart.get(server.key) === "pending") st.slowStart.set(server.key, this.clock.now());
+    this.current = this.build();
+    for (const cb of this.listeners) {
+      try {
+        cb(this.current);
+      } catch (err) {
+        this.log.error({ err }, "health change listener failed");
+      }
+    }
+  }
+
+  private build(): HealthTable {
+    const now = this.clock.now();
+    const table: Record<string, Record<string, ServerHealth>> = {};
+    for (const [name, st] of this.services) {
+      const row: Record<string, ServerHealth> = {};
+      for (const server of st.service.servers) {
+        const state = st.states.get(server.key);
+        const from = st.slowStart.get(server.key);
+        const ramping = typeof from === "number" && st.service.slowStart !== undefined && now < from + st.service.slowStart * 1000;
+        if (!state && !ramping) continue;
+        const status: HealthStatus = state ? (state.status === "healthy" ? "healthy" : "unhealthy") : "unchecked";
+        row[server.key] = ramping ? { status, slowStartFrom: from } : { status };
+      }
+      if (Object.keys(row).length > 0) table[name] = row;
+    }
+    return deepFreeze(table);
+  }
+}
+
+/** The servers of a service that get a checker: all of them, or only the primary of an availability group. */
+function checkedServers(svc: ServiceSnapshot): readonly ServerSnapshot[] {
+  if (svc.groupType === "availability") return svc.servers.filter((s) => s.role === "primary");
+  return svc.servers;
+}
+
+function deepFreeze<T extends object>(t: T): T {
+  for (const v of Object.values(t)) {
+    if (v && typeof v === "object") deepFreeze(v as object);
+  }
+  return Object.freeze(t);
+}

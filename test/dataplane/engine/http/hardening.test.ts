@@ -1,0 +1,112 @@
+import net from "node:net";
+import { afterEach, describe, expect, test } from "vitest";
+import { startOrigin, type Origin } from "../../../helpers/origin";
+import { Harness, snapshotOf } from "./harness";
+
+/** Sends `data`, returns what came back and whether the proxy closed the connection. */
+function exchange(port: number, data: string | Buffer, timeoutMs = 5000): Promise<{ text: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, "127.0.0.1");
+    let text = "";
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve({ text, closed: false });
+    }, timeoutMs);
+    s.on("data", (d) => (text += d.toString("latin1")));
+    s.on("error", () => {});
+    s.on("close", () => {
+      clearTimeout(t);
+      resolve({ text, closed: true });
+    });
+    s.write(data);
+  });
+}
+
+describe("HTTP hardening (raw sockets)", () => {
+  let h: Harness;
+  let a: Origin;
+  afterEach(async () => {
+    await h?.close();
+    await a?.close();
+  });
+
+  async function setup(limits = {}) {
+    a = await startOrigin("a");
+    h = new Harness({ http: limits });
+    await h.engine.apply(snapshotOf({ servers: [{ port: a.port }] }));
+  }
+
+  test.each([
+    ["a malformed request line", "GARBAGE\r\n\r\n"],
+    ["Content-Length together with Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"],
+    ["two differing Content-Lengths", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"],
+    ["two equal Content-Lengths", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"],
+    ["an invalid Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked, identity\r\n\r\n0\r\n\r\n"],
+    ["an obs-folded header", "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  folded\r\n\r\n"],
+    ["a bare LF line ending", "GET / HTTP/1.1\nHost: x\n\n"],
+    ["no Host header", "GET / HTTP/1.1\r\n\r\n"],
+    ["two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"],
+    ["a control character in a header value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n"],
+  ])("%s gets 400, the connection is closed and nothing is forwarded", async (_name, request) => {
+    await setup();
+    const before = a.requests.length;
+    const res = await exchange(h.port(), request);
+    expect(res.text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(res.text).toMatch(/\r\n\r\nbad request: [^\n]+\n$/);
+    expect(res.closed).toBe(true);
+    expect(a.requests.length).toBe(before);
+    // The process keeps serving others.
+    expect(await h.get("/")).toMatchObject({ status: 200, body: "a" });
+  });
+
+  test("headers over 16 KiB get 431 and the connection is closed", async () => {
+    await setup();
+    const res = await exchange(h.port(), `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(17 * 1024)}\r\n\r\n`);
+    expect(res.text).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    expect(res.text).toContain("request headers too large\n");
+    expect(res.closed).toBe(true);
+    expect(a.requests.length).toBe(0);
+    // Just under the limit passes.
+    expect((await h.get("/", { headers: { "x-big": "a".repeat(15 * 1024) } })).status).toBe(200);
+  });
+
+  test("a client sending its headers slowly is cut off; others are served meanwhile", async () => {
+    await setup({ clientHeadersTimeoutMs: 1000, clientRequestTimeoutMs: 2000, connectionsCheckingIntervalMs: 200 });
+    const s = net.connect(h.port(), "127.0.0.1");
+    s.on("error", () => {});
+    let text = "";
+    s.on("data", (d) => (text += d.toString("latin1")));
+    const closed = new Promise<number>((r) => s.on("close", () => r(Date.now())));
+    const started = Date.now();
+    s.write("GET / HTTP/1.1\r\nHost: x\r\n");
+    // One header byte every 100 ms: never completes within the 1 s headers timeout.
+    const drip = setInterval(() => !s.destroyed && s.write("X"), 100);
+    try {
+      for (let i = 0; i < 5; i++) expect((await h.get("/")).status).toBe(200);
+      const closedAt = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
+      expect(closedAt).toBeGreaterThan(0);
+      // Cut between the 1 s timeout and timeout + check interval + scheduling slack.
+      expect(closedAt - started).toBeGreaterThanOrEqual(900);
+      expect(closedAt - started).toBeLessThan(6000);
+      expect(text).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    } finally {
+      clearInterval(drip);
+      s.destroy();
+    }
+    expect(a.requests.length).toBe(5);
+  });
+
+  test("a client that stops in the middle of its body is cut off by the request timeout", async () => {
+    await setup({ clientHeadersTimeoutMs: 500, clientRequestTimeoutMs: 1000, connectionsCheckingIntervalMs: 200 });
+    const res = await exchange(h.port(), "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part", 8000);
+    expect(res.closed).toBe(true);
+  });
+
+  test("pipelined requests on one connection are answered in order", async () => {
+    await setup();
+    const res = await exchange(h.port(), "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect(res.text.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2);
+    expect(res.closed).toBe(true);
+    expect(a.requests.map((r) => r.url)).toEqual(["/one", "/two"]);
+  });
+});
