@@ -1,7 +1,8 @@
 import { parseHostPort } from "./admin/admin-server";
 import { createLogger, type Logger } from "./log";
 import { startPrimary } from "./primary";
-import { NullRuntime } from "./runtime/null-runtime";
+import { availableParallelism } from "node:os";
+import { PrimaryRuntime } from "./runtime/primary-runtime";
 import type { TrafficRuntime } from "./runtime/traffic-runtime";
 
 /**
@@ -15,6 +16,8 @@ import type { TrafficRuntime } from "./runtime/traffic-runtime";
  * | BALLAST_STATE_DIR          | ./.ballast/state   | directory of the state file                           |
  * | BALLAST_LOG_LEVEL          | info               | trace, debug, info, warn, error, fatal or silent      |
  * | BALLAST_SHUTDOWN_GRACE_MS  | 8000               | how long in-flight work may finish after SIGTERM      |
+ * | BALLAST_WORKERS            | available cores    | proxy worker processes; 0 = proxies in this process   |
+ * | BALLAST_LISTEN_HOST        | 0.0.0.0            | address every listener binds to                       |
  *
  * The grace period stays under Docker's default 10 s stop timeout, so a `docker stop` ends with
  * exit code 0 rather than a SIGKILL. Any problem with the settings or the state file stops the
@@ -27,6 +30,8 @@ export interface Settings {
   stateDir: string;
   logLevel: string;
   shutdownGraceMs: number;
+  workers: number;
+  listenHost: string;
 }
 
 export const MIN_TOKEN_LENGTH = 16;
@@ -54,6 +59,12 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
   if (!/^\d+$/.test(graceText) || !Number.isSafeInteger(shutdownGraceMs)) {
     problems.push(`BALLAST_SHUTDOWN_GRACE_MS '${graceText}' must be a whole number of milliseconds`);
   }
+  const workersText = env.BALLAST_WORKERS || String(availableParallelism());
+  const workers = Number(workersText);
+  if (!/^\d+$/.test(workersText) || workers > 256) {
+    problems.push(`BALLAST_WORKERS '${workersText}' must be a whole number from 0 to 256 (0 = no worker processes)`);
+  }
+  const listenHost = env.BALLAST_LISTEN_HOST || "0.0.0.0";
   const adminAddr = env.BALLAST_ADMIN_ADDR || "127.0.0.1:9180";
   try {
     parseHostPort(adminAddr);
@@ -61,7 +72,10 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
     problems.push(`BALLAST_ADMIN_ADDR ${(err as Error).message}`);
   }
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, settings: { adminAddr, token, stateDir: env.BALLAST_STATE_DIR || "./.ballast/state", logLevel, shutdownGraceMs } };
+  return {
+    ok: true,
+    settings: { adminAddr, token, stateDir: env.BALLAST_STATE_DIR || "./.ballast/state", logLevel, shutdownGraceMs, workers, listenHost },
+  };
 }
 
 function exit(log: Logger, code: number): void {
@@ -76,18 +90,17 @@ async function main(): Promise<void> {
     return exit(log, 1);
   }
   const { settings } = parsed;
-  const runtime: TrafficRuntime = new NullRuntime();
-  let primary;
-  try {
-    primary = await startPrimary({ adminAddr: settings.adminAddr, token: settings.token, stateDir: settings.stateDir, log, runtime });
-  } catch (err) {
-    log.fatal({ stateDir: settings.stateDir }, `cannot start: ${(err as Error).message}`);
-    await runtime.close(0).catch(() => undefined);
-    return exit(log, 1);
-  }
 
+  // Signals are handled from the first moment: one that arrives while the workers or the admin API
+  // are still starting is remembered and acted on as soon as there is something to shut down.
+  let primary: Awaited<ReturnType<typeof startPrimary>> | undefined;
+  let requested: NodeJS.Signals | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
+    if (!primary) {
+      requested ??= signal;
+      return;
+    }
     if (stopping) return void log.warn({ signal }, "already shutting down");
     stopping = true;
     log.info({ signal, graceMs: settings.shutdownGraceMs }, "shutting down");
@@ -105,6 +118,28 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+
+  let runtime: TrafficRuntime;
+  try {
+    runtime = await PrimaryRuntime.start({
+      log,
+      workers: settings.workers,
+      listenHost: settings.listenHost,
+      logLevel: settings.logLevel,
+      shutdownGraceMs: settings.shutdownGraceMs,
+    });
+  } catch (err) {
+    log.fatal({ err }, `cannot start the traffic workers: ${(err as Error).message}`);
+    return exit(log, 1);
+  }
+  try {
+    primary = await startPrimary({ adminAddr: settings.adminAddr, token: settings.token, stateDir: settings.stateDir, log, runtime });
+  } catch (err) {
+    log.fatal({ stateDir: settings.stateDir }, `cannot start: ${(err as Error).message}`);
+    await runtime.close(0).catch(() => undefined);
+    return exit(log, 1);
+  }
+  if (requested) stop(requested);
 }
 
 if (require.main === module) void main();

@@ -1,0 +1,104 @@
+import { availableParallelism } from "node:os";
+import path from "node:path";
+import type { Snapshot } from "../config/snapshot";
+import { effectiveWeight, isUsable } from "../health/health-state";
+import { HealthManager } from "../health/health-manager";
+import type { Logger } from "../log";
+import { Metrics, type MetricsDump } from "../metrics";
+import { LocalBackend } from "./local-backend";
+import type { TrafficBackend } from "./traffic-backend";
+import type { ServerStatus, TrafficRuntime } from "./traffic-runtime";
+import { WorkerPool } from "./worker-pool";
+
+export interface PrimaryRuntimeOptions {
+  log: Logger;
+  /** Worker processes; 0 runs the proxies in this process. Default: the available cores. */
+  workers?: number;
+  /** Address listeners bind to. Default 0.0.0.0. */
+  listenHost?: string;
+  logLevel?: string;
+  shutdownGraceMs?: number;
+}
+
+/**
+ * The real TrafficRuntime: health checkers and the slow-start clock here in the primary, proxies
+ * in the backend (workers or this process). Health is computed before a snapshot goes out so the
+ * two always travel together.
+ */
+export class PrimaryRuntime implements TrafficRuntime {
+  private snapshot: Snapshot | undefined;
+
+  private constructor(
+    private readonly health: HealthManager,
+    private readonly backend: TrafficBackend,
+    /** The primary's own metrics (health transitions). */
+    private readonly ownMetrics: Metrics,
+  ) {
+    health.onChange((table) => backend.setHealth(table));
+  }
+
+  static async start(opts: PrimaryRuntimeOptions): Promise<PrimaryRuntime> {
+    const workers = opts.workers ?? availableParallelism();
+    const host = opts.listenHost ?? "0.0.0.0";
+    const metrics = new Metrics();
+    const health = new HealthManager({ log: opts.log.child({ component: "health" }), metrics });
+    const backend: TrafficBackend =
+      workers === 0
+        ? new LocalBackend({ log: opts.log, host })
+        : await WorkerPool.start({
+            workers,
+            exec: path.join(__dirname, "worker-main.js"),
+            log: opts.log,
+            env: {
+              BALLAST_LISTEN_HOST: host,
+              BALLAST_LOG_LEVEL: opts.logLevel ?? "info",
+              BALLAST_SHUTDOWN_GRACE_MS: String(opts.shutdownGraceMs ?? 8000),
+            },
+          });
+    return new PrimaryRuntime(health, backend, metrics);
+  }
+
+  async apply(snapshot: Snapshot): Promise<void> {
+    const previous = this.snapshot;
+    this.health.apply(snapshot);
+    try {
+      await this.backend.apply(snapshot, this.health.table());
+    } catch (err) {
+      if (previous) this.health.apply(previous);
+      throw err;
+    }
+    this.snapshot = snapshot;
+  }
+
+  async serviceStatus(name: string): Promise<ServerStatus[]> {
+    const service = this.snapshot?.services[name];
+    if (!service) return [];
+    const stats = (await this.backend.stats())[name] ?? {};
+    const table = this.health.table()[name] ?? {};
+    const now = Date.now();
+    return service.servers.map((s) => {
+      const h = table[s.key];
+      const st = this.health.status(name, s.key);
+      return {
+        address: s.address,
+        port: s.port,
+        weight: s.weight,
+        effectiveWeight: isUsable(h, s.weight) ? Math.round(effectiveWeight(s.weight, h, service.slowStart, now) * 100) / 100 : 0,
+        ...(s.role ? { role: s.role } : {}),
+        health: h?.status ?? "unchecked",
+        lastCheck: st?.lastCheck ?? null,
+        activeConnections: stats[s.key]?.activeConnections ?? 0,
+        activeRequests: stats[s.key]?.activeRequests ?? 0,
+      };
+    });
+  }
+
+  async metrics(): Promise<MetricsDump[]> {
+    return [this.ownMetrics.dump(), ...(await this.backend.metrics())];
+  }
+
+  async close(graceMs: number): Promise<void> {
+    this.health.close();
+    await this.backend.close(graceMs);
+  }
+}
