@@ -2,6 +2,7 @@ import type { ServerSnapshot, ServiceSnapshot } from "../config/snapshot";
 import { effectiveWeight, isUsable, type ServerHealth } from "../health/health-state";
 import { createScheduler } from "../scheduler/registry";
 import type { Scheduler } from "../scheduler/scheduler";
+import { WeightedRendezvous } from "../scheduler/weighted-rendezvous";
 
 /**
  * Chooses a server of one backend service for a new request or connection. Shared by the HTTP and
@@ -15,6 +16,9 @@ import type { Scheduler } from "../scheduler/scheduler";
  *   across `setHealth` and `update`, so a health change does not restart the round.
  * - `acquire`/`release` count this process's requests or connections in flight per server, for wlc
  *   and for stats. Counts are by server key and survive `update`.
+ * - `pickConsistent` ignores the configured scheduler and hashes the client (weighted rendezvous):
+ *   every worker process and every replica with the same configuration makes the same choice, which
+ *   is what source-IP persistence needs for a client's first connection.
  */
 
 interface Entry {
@@ -27,6 +31,10 @@ export interface ServicePickerOptions {
   /** Epoch milliseconds; drives slow start. */
   readonly now: () => number;
 }
+
+const NO_KEYS: ReadonlySet<string> = new Set();
+/** Rendezvous hashing is stateless, so one instance serves every picker. */
+const CONSISTENT = new WeightedRendezvous();
 
 export class ServicePicker {
   private svc: ServiceSnapshot;
@@ -81,15 +89,39 @@ export class ServicePicker {
     return entries[i]?.server;
   }
 
-  /** Like `pick`, skipping the servers whose keys are in `excluded` (retries after a failed connect). */
+  /**
+   * Like `pick`, skipping the servers whose keys are in `excluded` (retries after a failed connect).
+   * In an availability group a primary that refused falls through to the secondary at once, without
+   * waiting for the health check to notice.
+   */
   pickExcluding(clientIp: string, excluded: ReadonlySet<string>): ServerSnapshot | undefined {
     if (excluded.size === 0) return this.pick(clientIp);
+    if (this.svc.groupType === "availability") return this.failover(excluded);
     const entries = this.usable.filter((e) => !excluded.has(e.server.key));
     if (entries.length === 0) return undefined;
     if (entries.length === 1) return entries[0]!.server;
     if (this.ramping) this.refreshWeights(entries);
     const i = this.scheduler.pick({ candidates: entries.map((e) => e.cand), clientIp });
     return entries[i]?.server;
+  }
+
+  /** A server chosen by the weighted consistent hash of `clientIp`, the same in every process. */
+  pickConsistent(clientIp: string, excluded: ReadonlySet<string> = NO_KEYS): ServerSnapshot | undefined {
+    if (this.svc.groupType === "availability") return excluded.size === 0 ? this.pick(clientIp) : this.failover(excluded);
+    const entries = excluded.size === 0 ? this.usable : this.usable.filter((e) => !excluded.has(e.server.key));
+    if (entries.length === 0) return undefined;
+    if (entries.length === 1) return entries[0]!.server;
+    if (this.ramping) this.refreshWeights(entries);
+    const i = CONSISTENT.pick({ candidates: entries.map((e) => e.cand), clientIp });
+    return entries[i]?.server;
+  }
+
+  /** Availability groups: the primary unless unhealthy or excluded, then the secondary unless excluded. */
+  private failover(excluded: ReadonlySet<string>): ServerSnapshot | undefined {
+    const primary = this.svc.servers.find((s) => s.role === "primary");
+    if (primary && !excluded.has(primary.key) && isUsable(this.health?.[primary.key], primary.weight)) return primary;
+    const secondary = this.svc.servers.find((s) => s.role === "secondary");
+    return secondary && !excluded.has(secondary.key) ? secondary : undefined;
   }
 
   /** The server with this cookie id, whether usable or not. */

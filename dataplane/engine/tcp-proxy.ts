@@ -308,6 +308,9 @@ export class TcpProxy {
     if (sticky) {
       const key = sticky.lookup(c.clientIp, this.now());
       if (key !== undefined && !c.excluded.has(key) && picker.isUsable(key)) return picker.byKey(key);
+      // A client new to this worker's table: hash it, so that every worker (and replica) sends it
+      // to the same server and its later connections stick whichever worker accepts them.
+      return picker.pickConsistent(c.clientIp, c.excluded);
     }
     return picker.pickExcluding(c.clientIp, c.excluded);
   }

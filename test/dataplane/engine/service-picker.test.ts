@@ -172,3 +172,46 @@ describe("ServicePicker", () => {
     );
   });
 });
+
+describe("ServicePicker failover and consistent picks", () => {
+  const availability = () =>
+    service({
+      availability: true,
+      servers: [
+        { address: "10.0.0.1", role: "primary" },
+        { address: "10.0.0.2", role: "secondary" },
+      ],
+    });
+
+  test("a primary that refused falls through to the secondary before health notices", () => {
+    const p = new ServicePicker(availability(), { now: () => 0 });
+    expect(p.pick("1.1.1.1")?.address).toBe("10.0.0.1");
+    expect(p.pickExcluding("1.1.1.1", new Set([key("10.0.0.1")]))?.address).toBe("10.0.0.2");
+    expect(p.pickExcluding("1.1.1.1", new Set([key("10.0.0.1"), key("10.0.0.2")]))).toBeUndefined();
+  });
+
+  test("pickConsistent ignores the configured scheduler: pickers agree whatever their rotation", () => {
+    const servers = [{ address: "10.0.0.1", weight: 10 }, { address: "10.0.0.2", weight: 30 }, { address: "10.0.0.3", weight: 60 }];
+    const a = new ServicePicker(service({ scheduler: "wrr", servers }), { now: () => 0 });
+    const b = new ServicePicker(service({ scheduler: "wlc", servers }), { now: () => 0 });
+    const hash = new ServicePicker(service({ scheduler: "source-ip", servers }), { now: () => 0 });
+    for (let i = 0; i < 7; i++) a.pick("advance the round"); // a's wrr state differs from b's
+    const counts = new Map<string, number>();
+    for (const ip of clientIps(2000, 7)) {
+      const chosen = a.pickConsistent(ip)?.address;
+      expect(chosen).toBe(b.pickConsistent(ip)?.address);
+      expect(chosen).toBe(hash.pick(ip)?.address);
+      counts.set(chosen!, (counts.get(chosen!) ?? 0) + 1);
+    }
+    // Still weighted: 10 / 30 / 60 % within a few points over 2,000 clients.
+    expect((counts.get("10.0.0.3") ?? 0) / 2000).toBeGreaterThan(0.54);
+    expect((counts.get("10.0.0.1") ?? 0) / 2000).toBeLessThan(0.14);
+  });
+
+  test("pickConsistent skips excluded and unusable servers", () => {
+    const p = new ServicePicker(service({ servers: [{ address: "10.0.0.1" }, { address: "10.0.0.2" }] }), { now: () => 0 });
+    p.setHealth({ [key("10.0.0.1")]: { status: "unhealthy" } });
+    for (const ip of clientIps(50, 3)) expect(p.pickConsistent(ip)?.address).toBe("10.0.0.2");
+    expect(p.pickConsistent("1.2.3.4", new Set([key("10.0.0.2")]))).toBeUndefined();
+  });
+});

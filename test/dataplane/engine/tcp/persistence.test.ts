@@ -49,44 +49,57 @@ describe("TcpProxy source-IP persistence", () => {
   });
 
   test("a client sticks to its server across reconnects within the timeout and is re-balanced after it", async () => {
-    const { visit } = await setup(3, 1);
-    expect((await visit()).name).toBe("b0");
+    const { visit, apply, backends } = await setup(3, 1);
+    const first = (await visit()).name;
+    // Make the hash prefer the others (weight 1 against 100): within the timeout the client stays.
+    apply((servers) => servers.map((s, i) => (backends[i]!.name === first ? { ...s, weight: 1 } : s)));
     for (let i = 0; i < 3; i++) {
       await sleep(200);
-      expect((await visit()).name).toBe("b0");
+      expect((await visit()).name).toBe(first);
     }
-    // Another client is balanced normally (wrr continues its round) and sticks in its turn.
-    expect((await visit("127.0.0.2")).name).toBe("b1");
-    expect((await visit("127.0.0.2")).name).toBe("b1");
+    // Another client is placed by the consistent hash and sticks in its turn.
+    const other = (await visit("127.0.0.2")).name;
+    expect((await visit("127.0.0.2")).name).toBe(other);
     // 1 s after the last close, with margin for a loaded machine, the first client is re-balanced.
     await sleep(1_400);
-    expect((await visit()).name).toBe("b2");
+    expect((await visit()).name).not.toBe(first);
+  });
+
+  test("a client new to a proxy is placed by the consistent hash, so separate workers agree", async () => {
+    const a = await setup(3, 60);
+    const b = await setup(3, 60);
+    // Same servers in the same order, so the same keys: only the hash decides, not either wrr round.
+    b.apply(() => a.backends.map((x) => ({ address: x.host, port: x.port })));
+    await a.visit("127.0.0.9"); // advance a's state
+    for (const ip of ["127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"]) {
+      expect((await b.visit(ip)).name).toBe((await a.visit(ip)).name);
+    }
   });
 
   test("an open connection pins the client however long it lasts; the timeout starts at its close", async () => {
-    const { visit } = await setup(2, 1);
+    const { visit, apply, backends } = await setup(2, 1);
     const first = await visit("127.0.0.1", true);
-    expect(first.name).toBe("b0");
+    apply((servers) => servers.map((s, i) => (backends[i]!.name === first.name ? { ...s, weight: 1 } : s)));
     await sleep(1_300);
-    expect((await visit()).name).toBe("b0");
+    expect((await visit()).name).toBe(first.name);
     first.socket.end();
     await new Promise<void>((r) => (first.socket.closed ? r() : first.socket.once("close", () => r())));
     await sleep(500);
-    expect((await visit()).name).toBe("b0");
+    expect((await visit()).name).toBe(first.name);
   });
 
   test("a sticky server that is no longer usable is replaced, and the client sticks to the new one", async () => {
     const { visit, apply, proxy, backends } = await setup(3, 60);
-    expect((await visit()).name).toBe("b0");
-    apply((servers) => servers.map((s, i) => (i === 0 ? { ...s, weight: 0 } : s)));
+    const first = (await visit()).name;
+    apply((servers) => servers.map((s, i) => (backends[i]!.name === first ? { ...s, weight: 0 } : s)));
     const moved = (await visit()).name;
-    expect(moved).not.toBe("b0");
+    expect(moved).not.toBe(first);
     expect((await visit()).name).toBe(moved);
     // Unhealthy replaces it too.
     const movedKey = backends.find((b) => b.name === moved)!.key;
     proxy.setHealth({ svc: { [movedKey]: { status: "unhealthy" } } });
     const again = (await visit()).name;
-    expect(["b1", "b2"]).toContain(again);
+    expect(again).not.toBe(first);
     expect(again).not.toBe(moved);
     expect((await visit()).name).toBe(again);
   });
