@@ -1,4 +1,5 @@
-import { MAX_LISTENERS, backendProtocolFor, kindNames, type FieldIssue, type Kind, type Specs } from "../../model";
+import { createSecureContext } from "node:tls";
+import { MAX_LISTENERS, backendProtocolFor, kindNames, type Certificate, type FieldIssue, type Kind, type Specs } from "../../model";
 import { AdminError } from "../errors";
 import { sortedObjects, type Collections } from "./collections";
 
@@ -9,6 +10,9 @@ import { sortedObjects, type Collections } from "./collections";
  *
  * - A reference to a missing object, or to a service of the wrong protocol, is a fault of the
  *   request body: 400 `invalid` with the field's path (`referenceIssues`).
+ * - So is a listener certificate that TLS cannot load, or whose key is not the certificate's
+ *   (`certificateIssues`): the schema only checks the PEM framing; this loads it the way the
+ *   listeners will, before anything is applied.
  * - A clash with another object (a listener port taken, the 51st listener, a second health check of
  *   a service, a service protocol its listeners cannot take) is 409 `conflict` (`conflictOf`).
  * - Deleting something still referenced is 409 `in_use`, naming the referrers (`deletionGuard`).
@@ -45,6 +49,72 @@ export function referenceIssues<K extends Kind>(objects: Collections, kind: K, s
     }
   }
   return issues;
+}
+
+/**
+ * Every 400 problem of `spec` that the schema cannot see: its references (`referenceIssues`) and,
+ * for an https/tls listener, its certificate (`certificateIssues`).
+ */
+export function integrityIssues<K extends Kind>(objects: Collections, kind: K, spec: Specs[K]): FieldIssue[] {
+  const issues = referenceIssues(objects, kind, spec);
+  if (kind === "listeners") {
+    const listener = spec as Specs["listeners"];
+    if ("certificate" in listener && listener.certificate) issues.push(...certificateIssues(listener.certificate));
+  }
+  return issues;
+}
+
+/**
+ * Loads `certificate` with `tls.createSecureContext`, as the https/tls listeners will, and returns
+ * what is wrong with it, each issue at `certificate.chain`, `certificate.privateKey` or (when
+ * OpenSSL's error cannot be pinned on either) `certificate`. Empty when it loads.
+ *
+ * The messages carry OpenSSL's fixed reason text at most, never the PEM text or any part of it.
+ */
+export function certificateIssues(certificate: Certificate): FieldIssue[] {
+  if (loadError({ cert: certificate.chain, key: certificate.privateKey }) === undefined) return [];
+  // Tell which half is at fault: each alone, then (both loadable) the pair.
+  const issues: FieldIssue[] = [];
+  const chainError = loadError({ cert: certificate.chain });
+  if (chainError) {
+    issues.push({ path: "certificate.chain", message: `is not a certificate chain TLS can load${reasonOf(chainError)}; give PEM certificates, the server's own first` });
+  }
+  const keyError = loadError({ key: certificate.privateKey });
+  if (keyError) {
+    const encrypted = keyError.code === "ERR_OSSL_BAD_DECRYPT" || /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(certificate.privateKey);
+    issues.push({
+      path: "certificate.privateKey",
+      message: encrypted
+        ? "is encrypted; give the private key without a passphrase"
+        : `is not a private key TLS can load${reasonOf(keyError)}; give an unencrypted PEM key (PKCS#8, PKCS#1 or SEC1)`,
+    });
+  }
+  if (issues.length > 0) return issues;
+  const pairError = loadError({ cert: certificate.chain, key: certificate.privateKey });
+  if (pairError?.code === "ERR_OSSL_X509_KEY_VALUES_MISMATCH") {
+    return [{ path: "certificate.privateKey", message: "does not match the certificate (the first one of certificate.chain, which must be the server's own)" }];
+  }
+  return [{ path: "certificate", message: `cannot be loaded by TLS${reasonOf(pairError)}` }];
+}
+
+type OpenSslError = Error & { code?: unknown; reason?: unknown };
+
+function loadError(options: { cert?: string; key?: string }): OpenSslError | undefined {
+  try {
+    createSecureContext(options);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/**
+ * ` (OpenSSL: <reason>)` from OpenSSL's own reason string (a fixed text such as "no start line"),
+ * or nothing. Never the error's whole message: only this short, input-free part is echoed.
+ */
+function reasonOf(err: OpenSslError | undefined): string {
+  const reason = err?.reason;
+  return typeof reason === "string" && /^[a-z0-9 ._-]{1,80}$/i.test(reason) ? ` (OpenSSL: ${reason})` : "";
 }
 
 /**
@@ -115,7 +185,7 @@ export function integrityProblems(objects: Collections): string[] {
   for (const kind of kindNames) {
     for (const object of sortedObjects(objects, kind)) {
       const spec = object as unknown as Specs[typeof kind];
-      for (const issue of referenceIssues(objects, kind, spec)) problems.push(`${kind}/${object.name}: ${issue.path}: ${issue.message}`);
+      for (const issue of integrityIssues(objects, kind, spec)) problems.push(`${kind}/${object.name}: ${issue.path}: ${issue.message}`);
       const clash = conflictOf(objects, kind, spec);
       if (clash) problems.push(`${kind}/${object.name}: ${clash.message}`);
     }

@@ -7,7 +7,7 @@ import { AdminError } from "../errors";
 import type { Logger } from "../log";
 import { ListenError, type TrafficRuntime } from "../runtime/traffic-runtime";
 import { configObjects, countObjects, emptyCollections, sortedObjects, specOf, withObject, withoutObject, type Collections } from "./collections";
-import { conflictOf, deletionGuard, referenceIssues } from "./integrity";
+import { conflictOf, deletionGuard, integrityIssues } from "./integrity";
 import { STATE_FILE_NAME, isPlainObject, readStateFile, removeStaleTempFiles, writeStateFile } from "./state-file";
 
 /**
@@ -198,8 +198,11 @@ export class Store {
   }
 
   private checkIntegrity<K extends Kind>(kind: K, spec: Specs[K]): void {
-    const issues = referenceIssues(this.objects, kind, spec);
-    if (issues.length > 0) throw new AdminError("invalid", `invalid ${kinds[kind].title}`, issues);
+    const issues = integrityIssues(this.objects, kind, spec);
+    if (issues.length > 0) {
+      const certificate = issues.some((i) => i.path === "certificate" || i.path.startsWith("certificate."));
+      throw new AdminError("invalid", `invalid ${kinds[kind].title}${certificate ? ": TLS cannot use its certificate" : ""}`, issues);
+    }
     const clash = conflictOf(this.objects, kind, spec);
     if (clash) throw clash;
   }

@@ -1,14 +1,19 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 /**
  * Runs the built data plane (`node dist/dataplane/main.js`) as a child process for tests that go
  * through real HTTP: admin on 127.0.0.1 port 0, a fresh temp state dir unless one is given, a
- * random token, log level info, a 2 s shutdown grace; inherited BALLAST_* variables are dropped and
- * `env` overrides all of it. Build first (`npx tsc -p tsconfig.json`).
+ * random token, log level info, a 2 s shutdown grace, listeners bound on 127.0.0.1 only
+ * (`BALLAST_LISTEN_HOST`) by one worker process (`BALLAST_WORKERS`); inherited BALLAST_* variables
+ * are dropped and `env` overrides all of it. Build first (`npx tsc -p tsconfig.json`).
+ *
+ * The listeners a test creates really bind their port on this (shared) machine: give them ports
+ * from `freePort()` / `freePorts(n)`, never fixed ones.
  *
  *   const dp = await startDataplane();
  *   const res = await dp.api("/v1/listeners");          // adds the bearer token
@@ -59,6 +64,8 @@ function makeEnv(token: string, stateDir: string, extra: Record<string, string |
     BALLAST_STATE_DIR: stateDir,
     BALLAST_LOG_LEVEL: "info",
     BALLAST_SHUTDOWN_GRACE_MS: "2000",
+    BALLAST_LISTEN_HOST: "127.0.0.1",
+    BALLAST_WORKERS: "1",
   });
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
@@ -69,6 +76,49 @@ function makeEnv(token: string, stateDir: string, extra: Record<string, string |
 
 function assertBuilt(): void {
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npx tsc -p tsconfig.json\` before these tests`);
+}
+
+/**
+ * `n` distinct TCP ports that were free on 127.0.0.1 a moment ago: each is bound to port 0 (the
+ * kernel picks), all are held at once (so they differ), then all are released. Another process
+ * could take one before the data plane binds it, but that window is short.
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolveListen, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => resolveListen());
+      });
+    }
+    return servers.map((s) => (s.address() as AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((done) => (s.listening ? s.close(() => done()) : done()))));
+  }
+}
+
+/** One TCP port that was free on 127.0.0.1 a moment ago (see `freePorts`). */
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0] as number;
+}
+
+/**
+ * Holds a TCP port on 127.0.0.1 (a free one unless `port` is given) until `close()`: what another
+ * process holding a listener's port looks like to the data plane.
+ */
+export async function occupyPort(port = 0): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolveListen, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolveListen());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((done) => (server.listening ? server.close(() => done()) : done())),
+  };
 }
 
 /** A new empty temp directory (the caller removes it, e.g. with `rmSync(dir, { recursive: true })`). */

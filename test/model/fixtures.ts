@@ -1,10 +1,25 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
 /**
  * Minimal valid bodies of every kind and variant, for model, store and admin tests.
  * Each test copies one and changes the field it is about.
+ *
+ * The listeners' ports are fixed: fine where nothing binds them (the model, the store with a fake
+ * runtime). A test that creates a listener through a running data plane overrides `port` with one
+ * from `freePort()` (test/helpers/dataplane-process.ts).
  */
 
-export const CERT = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
-export const KEY = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n";
+const tls = (file: string) => readFileSync(join(__dirname, "../fixtures/tls", file), "utf8");
+
+/** A real self-signed certificate for localhost / 127.0.0.1 and its key (test/fixtures/tls, test-only). */
+export const CERT = tls("cert.pem");
+export const KEY = tls("key.pem");
+/** A real private key that is not CERT's. */
+export const OTHER_KEY = tls("other-key.pem");
+/** PEM-shaped but not loadable: passes the schema, refused by the data plane's certificate check. */
+export const FAKE_CERT = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
+export const FAKE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n";
 
 export const bodies = {
   httpService: { name: "web", protocol: "http", port: 8080 },

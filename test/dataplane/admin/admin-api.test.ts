@@ -1,24 +1,30 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDataplane, type Dataplane } from "../../helpers/dataplane-process";
-import { body } from "../../model/fixtures";
+import { freePort, occupyPort, startDataplane, type Dataplane } from "../../helpers/dataplane-process";
+import { CERT, FAKE_CERT, KEY, OTHER_KEY, body } from "../../model/fixtures";
 import { expectError, expectJson, json, rawExchange, waitFor } from "./api-helpers";
 
 /**
  * Every status code of SPEC §2 through real HTTP calls to a started data plane process
- * (`node dist/dataplane/main.js`; build first with `npx tsc -p tsconfig.json`).
+ * (`node dist/dataplane/main.js`; build first with `npx tsc -p tsconfig.json`). Its listeners
+ * really bind, on 127.0.0.1 and on ports that were free when the test ran.
  */
 
 let dp: Dataplane;
+/** The port of listener `front`. */
+let frontPort: number;
 const stateBytes = () => readFileSync(join(dp.stateDir, "state.json"));
+const pemLines = (pem: string) => pem.split("\n").filter((line) => line !== "" && !line.startsWith("-----"));
 
 beforeAll(async () => {
   dp = await startDataplane();
+  frontPort = await freePort();
   // a small configuration most tests lean on: group pool ← service web ← listener front
   await expectJson(await dp.api("/v1/server-groups", json("POST", body("virtualGroup"))), 201);
   await expectJson(await dp.api("/v1/backend-services", json("POST", body("httpService", { serverGroup: "pool" }))), 201);
-  await expectJson(await dp.api("/v1/listeners", json("POST", body("httpListener"))), 201);
+  await expectJson(await dp.api("/v1/listeners", json("POST", body("httpListener", { port: frontPort }))), 201);
 });
 
 afterAll(async () => {
@@ -134,6 +140,57 @@ describe("admin API over HTTP", () => {
       }
     });
 
+    describe("certificates are loaded before anything is applied", () => {
+      const secure = (patch: Record<string, unknown> = {}) => body("httpsListener", { port: securePort, ...patch });
+      let securePort: number;
+
+      beforeAll(async () => {
+        securePort = await freePort();
+        await expectJson(await dp.api("/v1/listeners", json("POST", secure())), 201);
+      });
+
+      afterAll(async () => {
+        await dp.api("/v1/listeners/secure", { method: "DELETE" });
+      });
+
+      it("a good certificate is served by the listener", async () => {
+        const authorized = await new Promise<boolean>((resolve, reject) => {
+          const socket = tlsConnect({ host: "127.0.0.1", port: securePort, servername: "localhost", ca: CERT }, () => {
+            resolve(socket.authorized);
+            socket.destroy();
+          });
+          socket.once("error", reject);
+        });
+        expect(authorized).toBe(true);
+      });
+
+      it.each([
+        ["a chain that is not a certificate", { chain: FAKE_CERT, privateKey: KEY }, "certificate.chain"],
+        ["a key that is not the certificate's", { chain: CERT, privateKey: OTHER_KEY }, "certificate.privateKey"],
+      ])("POST with %s is invalid at its path, never echoes the key, and changes nothing", async (_label, certificate, path) => {
+        const before = stateBytes();
+        const port = await freePort();
+        const res = await dp.api("/v1/listeners", json("POST", secure({ name: "refused", port, certificate })));
+        const text = await res.clone().text();
+        const error = await expectError(res, 400, "invalid");
+        expect(error.issues?.map((i) => i.path)).toEqual([path]);
+        expect(error.message).toContain("certificate");
+        for (const line of pemLines(certificate.privateKey)) expect(text).not.toContain(line);
+        expect(stateBytes()).toEqual(before);
+        await expectError(await dp.api("/v1/listeners/refused"), 404, "not_found");
+      });
+
+      it("PUT with a mismatched key is invalid at certificate.privateKey and keeps the stored certificate", async () => {
+        const stored = await expectJson(await dp.api("/v1/listeners/secure"), 200);
+        const before = stateBytes();
+        const error = await expectError(await dp.api("/v1/listeners/secure", json("PUT", secure({ certificate: { chain: CERT, privateKey: OTHER_KEY } }))), 400, "invalid");
+        expect(error.issues?.map((i) => i.path)).toEqual(["certificate.privateKey"]);
+        expect(error.issues?.[0]?.message).toMatch(/does not match the certificate/);
+        expect(stateBytes()).toEqual(before);
+        expect(await expectJson(await dp.api("/v1/listeners/secure"), 200)).toEqual(stored);
+      });
+    });
+
     it("invalid when the body's name differs from the URL's", async () => {
       const error = await expectError(await dp.api("/v1/backend-services/web", json("PUT", body("httpService", { name: "other" }))), 400, "invalid");
       expect(error.issues?.[0]?.path).toBe("name");
@@ -183,7 +240,7 @@ describe("admin API over HTTP", () => {
 
     it("immutable naming the fields, and changes nothing", async () => {
       const before = stateBytes();
-      const error = await expectError(await dp.api("/v1/listeners/front", json("PUT", body("httpListener", { port: 8081 }))), 409, "immutable");
+      const error = await expectError(await dp.api("/v1/listeners/front", json("PUT", body("httpListener", { port: frontPort === 8081 ? 8082 : 8081 }))), 409, "immutable");
       expect(error.issues?.map((i) => i.path)).toEqual(["port"]);
       expect(error.message).toContain("port");
       const both = await expectError(await dp.api("/v1/backend-services/web", json("PUT", body("tcpService", { name: "web", port: 1 }))), 409, "immutable");
@@ -202,10 +259,27 @@ describe("admin API over HTTP", () => {
 
     it("conflict naming the listener that holds the port, and changes nothing", async () => {
       const before = stateBytes();
-      const error = await expectError(await dp.api("/v1/listeners", json("POST", body("httpListener", { name: "second" }))), 409, "conflict");
+      const error = await expectError(await dp.api("/v1/listeners", json("POST", body("httpListener", { name: "second", port: frontPort }))), 409, "conflict");
       expect(error.message).toContain("'front'");
       expect(error.issues?.[0]?.path).toBe("port");
       expect(stateBytes()).toEqual(before);
+    });
+
+    it("port_unavailable when another process holds the port, naming listener and port; nothing changes", async () => {
+      const holder = await occupyPort();
+      try {
+        const before = stateBytes();
+        const res = await dp.api("/v1/listeners", json("POST", body("httpListener", { name: "blocked", port: holder.port })));
+        const error = await expectError(res, 409, "port_unavailable");
+        expect(error.message).toContain("blocked");
+        expect(error.message).toContain(String(holder.port));
+        expect(error.issues).toEqual([{ path: "port", message: `listener 'blocked' cannot listen on port ${holder.port}` }]);
+        expect(stateBytes()).toEqual(before);
+        await expectError(await dp.api("/v1/listeners/blocked"), 404, "not_found");
+        expect((await expectJson<{ items: { name: string }[] }>(await dp.api("/v1/listeners"), 200)).items.map((l) => l.name)).toEqual(["front"]);
+      } finally {
+        await holder.close();
+      }
     });
 
     it("conflict for a second health check of a service", async () => {

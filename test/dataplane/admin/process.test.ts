@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { makeTempDir, runDataplaneToExit, startDataplane, type Dataplane } from "../../helpers/dataplane-process";
-import { KEY, body } from "../../model/fixtures";
+import { freePorts, makeTempDir, runDataplaneToExit, startDataplane, type Dataplane } from "../../helpers/dataplane-process";
+import { CERT, FAKE_KEY, KEY, OTHER_KEY, body } from "../../model/fixtures";
 import { expectJson, json } from "./api-helpers";
 
 /** The data plane as a process: start-up refusals, shutdown, restart persistence, secrets in logs. */
@@ -27,17 +27,24 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** One object of every kind and variant, some updated so versions differ. */
+/** The lines of a PEM text between its BEGIN and END lines (the secret part of a key). */
+const pemBody = (pem: string) => pem.split("\n").filter((line) => line !== "" && !line.startsWith("-----"));
+
+/**
+ * One object of every kind and variant, some updated so versions differ. The listeners really bind
+ * (on free ports) and the https/tls ones really load the test certificate.
+ */
 async function populate(dp: Dataplane): Promise<void> {
+  const [http, https, tcp, tls] = await freePorts(4);
   const post = async (kind: string, value: Record<string, unknown>) => expectJson(await dp.api(`/v1/${kind}`, json("POST", value)), 201);
   await post("server-groups", body("virtualGroup", { servers: [{ address: "10.0.0.1", port: 81, weight: 7, description: "one" }, { address: "api.internal" }] }));
   await post("server-groups", body("availabilityGroup"));
   await post("backend-services", body("httpService", { serverGroup: "pool", sessionPersistence: { type: "insert-cookie", cookieTimeout: 0 }, slowStart: 60 }));
   await post("backend-services", body("tcpService", { serverGroup: "pair", sessionPersistence: { type: "source-ip" } }));
-  await post("listeners", body("httpListener"));
-  await post("listeners", body("httpsListener"));
-  await post("listeners", body("tcpListener"));
-  await post("listeners", body("tlsListener"));
+  await post("listeners", body("httpListener", { port: http }));
+  await post("listeners", body("httpsListener", { port: https }));
+  await post("listeners", body("tcpListener", { port: tcp }));
+  await post("listeners", body("tlsListener", { port: tls }));
   await post("health-checks", body("httpCheck", { path: "/healthz", statusCodes: ["2xx"] }));
   await post("health-checks", body("tcpCheck", { port: 9999 }));
   await expectJson(await dp.api("/v1/backend-services/db", json("PUT", body("tcpService", { serverGroup: "pair", proxyProtocol: "v2" }))), 200);
@@ -165,12 +172,18 @@ describe("data plane process", () => {
     await fetch(`${dp.url}/v1/listeners`, { headers: { authorization: token } });
     await dp.api("/v1/listeners", json("POST", `{"broken": "${token}"`));
     await dp.api("/v1/listeners/secure", json("PUT", body("httpsListener", { port: 1 })));
+    // refused certificates: their keys must not show up in the log either
+    const [spare] = await freePorts(1);
+    for (const privateKey of [OTHER_KEY, FAKE_KEY]) {
+      const refused = await dp.api("/v1/listeners", json("POST", body("tlsListener", { name: "refused", port: spare, certificate: { chain: CERT, privateKey } })));
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).not.toContain(pemBody(privateKey)[0]);
+    }
     expect(await dp.stop()).toBe(0);
     const output = dp.output();
     expect(output).toContain('"admin request"');
     expect(output).not.toContain(token);
     expect(output).not.toContain(wrong);
-    expect(output).not.toContain("MIIEfake");
-    expect(output).not.toContain(KEY.split("\n")[1]);
+    for (const line of [...pemBody(KEY), ...pemBody(OTHER_KEY), ...pemBody(FAKE_KEY)]) expect(output).not.toContain(line);
   });
 });

@@ -14,6 +14,7 @@ import {
 } from "../../../dataplane/store";
 import type { Stored } from "../../../model";
 import { makeTempDir } from "../../helpers/dataplane-process";
+import { CERT, FAKE_CERT, KEY, OTHER_KEY } from "../../model/fixtures";
 import { FakeRuntime } from "./fake-runtime";
 
 const dirs: string[] = [];
@@ -75,8 +76,23 @@ describe("state file", () => {
       ["a missing version", stateText({ listeners: [{ ...listener, version: undefined }] }), "listeners[0].version"],
       ["a duplicate name", stateText({ "backend-services": [service, service] }), "'web' appears twice"],
       ["a dangling reference", stateText({ "backend-services": [] }), "listeners/front: backendService: no backend service named 'web'"],
+      [
+        "a certificate TLS cannot load",
+        stateText({ listeners: [{ ...listener, protocol: "https", certificate: { chain: FAKE_CERT, privateKey: KEY } }] }),
+        "listeners/front: certificate.chain: is not a certificate chain TLS can load",
+      ],
+      [
+        "a key that is not the certificate's",
+        stateText({ listeners: [{ ...listener, protocol: "https", certificate: { chain: CERT, privateKey: OTHER_KEY } }] }),
+        "listeners/front: certificate.privateKey: does not match the certificate",
+      ],
     ])("%s", (_label, text, expected) => {
       expect(problemOf(text)).toContain(expected);
+    });
+
+    it("names a refused certificate without quoting its key", () => {
+      const problem = problemOf(stateText({ listeners: [{ ...listener, protocol: "tls", certificate: { chain: CERT, privateKey: OTHER_KEY } }] }));
+      for (const line of OTHER_KEY.split("\n").filter((l) => l && !l.startsWith("-----"))) expect(problem).not.toContain(line);
     });
 
     it("does not quote the file's text in a JSON error (it may hold private keys)", () => {

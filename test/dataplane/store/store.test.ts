@@ -1,3 +1,4 @@
+import { createPrivateKey } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_LISTENERS } from "../../../model";
@@ -5,7 +6,7 @@ import { AdminError } from "../../../dataplane/errors";
 import { silentLogger } from "../../../dataplane/log";
 import { Store, ifMatchAccepts } from "../../../dataplane/store";
 import { makeTempDir } from "../../helpers/dataplane-process";
-import { body } from "../../model/fixtures";
+import { CERT, FAKE_CERT, FAKE_KEY, KEY, OTHER_KEY, body } from "../../model/fixtures";
 import { FakeRuntime } from "./fake-runtime";
 
 const dirs: string[] = [];
@@ -197,6 +198,63 @@ describe("Store", () => {
       const err = await refusal(store.create("health-checks", body("tcpCheck", { name: "second", backendService: "web" })), "conflict");
       expect(err.message).toContain("'first'");
       await store.create("health-checks", body("httpCheck", { name: "http-on-tcp", backendService: "db" }));
+    });
+  });
+
+  describe("certificates (loaded as TLS will, before anything is applied)", () => {
+    const keyLines = (pem: string) => pem.split("\n").filter((line) => line !== "" && !line.startsWith("-----"));
+
+    /** Expects `body` to be refused as invalid at `paths`, with nothing applied or written; returns the error. */
+    async function refusedCertificate(create: boolean, listenerBody: Record<string, unknown>, paths: string[]) {
+      const env = await populated();
+      if (!create) await env.store.create("listeners", body("tlsListener"));
+      const before = readState(env.file);
+      const applies = env.runtime.applied.length;
+      const live = env.runtime.live;
+      const stored = env.store.list("listeners");
+      const err = await refusal(create ? env.store.create("listeners", listenerBody) : env.store.replace("listeners", "pgs", listenerBody), "invalid");
+      expect(err.issues?.map((i) => i.path)).toEqual(paths);
+      expect(err.message).toContain("certificate");
+      const certificate = listenerBody.certificate as { privateKey: string };
+      for (const line of keyLines(certificate.privateKey)) expect(JSON.stringify(err.toBody())).not.toContain(line);
+      expect(env.runtime.applied.length).toBe(applies);
+      expect(env.runtime.live).toBe(live);
+      expect(env.store.list("listeners")).toEqual(stored);
+      expect(readState(env.file)).toEqual(before);
+      return err;
+    }
+
+    it("the test certificate and its key are accepted for https and tls", async () => {
+      const { store } = await populated();
+      expect((await store.create("listeners", body("httpsListener"))).certificate).toEqual({ chain: CERT, privateKey: KEY });
+      expect((await store.create("listeners", body("tlsListener"))).version).toBe(1);
+    });
+
+    it("a chain that is PEM-shaped but not a certificate: invalid at certificate.chain", async () => {
+      const err = await refusedCertificate(true, body("httpsListener", { certificate: { chain: FAKE_CERT, privateKey: KEY } }), ["certificate.chain"]);
+      expect(err.issues?.[0]?.message).toMatch(/^is not a certificate chain TLS can load/);
+    });
+
+    it("a key that is not the certificate's: invalid at certificate.privateKey, on create and on update", async () => {
+      const created = await refusedCertificate(true, body("tlsListener", { certificate: { chain: CERT, privateKey: OTHER_KEY } }), ["certificate.privateKey"]);
+      expect(created.issues?.[0]?.message).toMatch(/does not match the certificate/);
+      await refusedCertificate(false, body("tlsListener", { certificate: { chain: CERT, privateKey: OTHER_KEY } }), ["certificate.privateKey"]);
+    });
+
+    it("a key that is not a key, or is encrypted: invalid at certificate.privateKey", async () => {
+      const garbage = await refusedCertificate(true, body("httpsListener", { certificate: { chain: CERT, privateKey: FAKE_KEY } }), ["certificate.privateKey"]);
+      expect(garbage.issues?.[0]?.message).toMatch(/^is not a private key TLS can load/);
+      const encrypted = createPrivateKey(KEY).export({ format: "pem", type: "pkcs8", cipher: "aes-256-cbc", passphrase: "secret" }) as string;
+      const err = await refusedCertificate(true, body("httpsListener", { certificate: { chain: CERT, privateKey: encrypted } }), ["certificate.privateKey"]);
+      expect(err.issues?.[0]?.message).toContain("encrypted");
+    });
+
+    it("every issue at once: both halves bad, and a missing service too", async () => {
+      await refusedCertificate(true, body("httpsListener", { backendService: "ghost", certificate: { chain: FAKE_CERT, privateKey: FAKE_KEY } }), [
+        "backendService",
+        "certificate.chain",
+        "certificate.privateKey",
+      ]);
     });
   });
 
