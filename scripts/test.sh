@@ -8,7 +8,8 @@
 #      when `pulumi` is not on PATH, then cached)
 #   4. a Docker engine and the local base image (scripts/ensure-docker.sh); a dockerd started
 #      here is stopped again at the end, by its PID
-#   5. npm test (tsc build, the image bundle, vitest)
+#   5. go test of our nodejs language host (tools/pulumi-language-nodejs)
+#   6. npm test (tsc build, the image bundle, vitest)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -23,4 +24,5 @@ timeout 15 docker info >/dev/null 2>&1 && docker_was_up=1
 bash scripts/ensure-docker.sh
 if [ "$docker_was_up" = 0 ]; then trap 'bash scripts/ensure-docker.sh stop || true' EXIT; fi
 
+(cd tools/pulumi-language-nodejs && go test ./...)
 npm test
