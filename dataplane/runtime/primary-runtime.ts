@@ -49,6 +49,7 @@ export class PrimaryRuntime implements TrafficRuntime {
             workers,
             exec: path.join(__dirname, "worker-main.js"),
             log: opts.log,
+            listenHost: host,
             env: {
               BALLAST_LISTEN_HOST: host,
               BALLAST_LOG_LEVEL: opts.logLevel ?? "info",

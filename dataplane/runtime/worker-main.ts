@@ -37,7 +37,9 @@ process.on("message", (msg: ToWorker) => {
         () => send({ type: "applied", id: msg.id }),
         (err: unknown) => {
           if (err instanceof ListenError) {
-            send({ type: "applied", id: msg.id, error: { listener: err.listener, port: err.port, message: err.message } });
+            // The cause only: the primary wraps it in a ListenError of its own (no doubled prefix).
+            const cause = (err.cause as Error | undefined)?.message ?? String(err.cause);
+            send({ type: "applied", id: msg.id, error: { listener: err.listener, port: err.port, message: cause } });
           } else {
             log.error({ err }, "applying a snapshot failed");
             send({ type: "applied", id: msg.id, error: { listener: "", port: 0, message: (err as Error).message } });

@@ -1,4 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
+import net from "node:net";
 import type { Snapshot } from "../config/snapshot";
 import type { HealthTable } from "../health/health-state";
 import type { Logger } from "../log";
@@ -15,15 +16,21 @@ export interface WorkerPoolOptions {
   log: Logger;
   /** Extra environment for the workers (log level, listen host). */
   env?: Record<string, string>;
+  /** Address the workers' listeners bind to (probed here first, see `probePorts`). Default 0.0.0.0. */
+  listenHost?: string;
   /** How long to wait for a worker's answer before giving up on it. */
   requestTimeoutMs?: number;
 }
 
 interface Pending {
+  worker: Worker;
   resolve: (msg: FromWorker) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
+
+/** A request to a worker that died (or whose channel closed) before it answered. */
+class WorkerGone extends Error {}
 
 /**
  * Worker processes that run the proxies (node:cluster). Listening sockets are shared with
@@ -38,6 +45,8 @@ export class WorkerPool implements TrafficBackend {
   private current: { snapshot: Snapshot; health: HealthTable } | undefined;
   private closing = false;
   private readonly log: Logger;
+  /** Applies and replacement catch-ups, one at a time (see `serial`). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly opts: WorkerPoolOptions) {
     this.log = opts.log.child({ component: "workers" });
@@ -57,8 +66,14 @@ export class WorkerPool implements TrafficBackend {
       this.workers.add(worker);
       const onMessage = (msg: FromWorker) => this.onMessage(worker, msg);
       worker.on("message", onMessage);
+      // A cluster Worker re-emits its process's errors (e.g. a send racing the channel's close);
+      // unhandled, that 'error' would take the primary down.
+      worker.on("error", (err: unknown) => this.log.warn({ worker: worker.process.pid, err }, "worker channel error"));
+      // Questions the worker will never answer fail at once instead of at their timeout.
+      worker.once("disconnect", () => this.abandon(worker));
       worker.once("exit", (code, signal) => {
         this.workers.delete(worker);
+        this.abandon(worker);
         if (this.closing) return;
         this.log.error({ worker: worker.process.pid, code, signal }, "worker exited; starting a replacement");
         this.fork()
@@ -76,12 +91,33 @@ export class WorkerPool implements TrafficBackend {
     });
   }
 
-  /** Brings a replacement worker to the current configuration. */
-  private async catchUp(worker: Worker): Promise<void> {
-    if (!this.current) return;
-    const reply = await this.request(worker, (id) => ({ type: "apply", id, ...this.current! }));
-    if (reply.type === "applied" && reply.error) {
-      this.log.error({ worker: worker.process.pid, error: reply.error }, "replacement worker could not apply the configuration");
+  /**
+   * Brings a replacement worker to the current configuration. Queued behind any apply in progress:
+   * run earlier, it would send the snapshot that apply is replacing, after the new one.
+   */
+  private catchUp(worker: Worker): Promise<void> {
+    return this.serial(async () => {
+      if (!this.current || !worker.isConnected()) return;
+      const reply = await this.request(worker, (id) => ({ type: "apply", id, ...this.current! }));
+      if (reply.type === "applied" && reply.error) {
+        this.log.error({ worker: worker.process.pid, error: reply.error }, "replacement worker could not apply the configuration");
+      }
+    });
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Fails every question still waiting for `worker` (it died). */
+  private abandon(worker: Worker): void {
+    for (const [id, p] of this.pending) {
+      if (p.worker !== worker) continue;
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(new WorkerGone(`worker ${worker.process.pid} exited before answering`));
     }
   }
 
@@ -97,32 +133,73 @@ export class WorkerPool implements TrafficBackend {
   private request(worker: Worker, make: (id: number) => ToWorker): Promise<FromWorker> {
     const id = this.nextId++;
     const timeoutMs = this.opts.requestTimeoutMs ?? 15_000;
+    if (!worker.isConnected()) return Promise.reject(new WorkerGone(`worker ${worker.process.pid} is gone`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new Error(`worker ${worker.process.pid} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { worker, resolve, reject, timer });
       worker.send(make(id));
     });
   }
 
+  /**
+   * Asks every worker. A worker that dies before answering is left out: its counters died with it,
+   * and its replacement is brought up to date by `catchUp`.
+   */
+  private async askAll(make: (id: number) => ToWorker): Promise<FromWorker[]> {
+    const replies = await Promise.all(
+      [...this.workers].map((w) =>
+        this.request(w, make).catch((err: unknown) => {
+          if (err instanceof WorkerGone) return undefined;
+          throw err;
+        }),
+      ),
+    );
+    return replies.filter((r): r is FromWorker => r !== undefined);
+  }
+
   private async applyAll(snapshot: Snapshot, health: HealthTable): Promise<ListenError | undefined> {
-    const replies = await Promise.all([...this.workers].map((w) => this.request(w, (id) => ({ type: "apply", id, snapshot, health }))));
+    const replies = await this.askAll((id) => ({ type: "apply", id, snapshot, health }));
     for (const r of replies) {
       if (r.type === "applied" && r.error) return new ListenError(r.error.listener, r.error.port, new Error(r.error.message));
     }
     return undefined;
   }
 
-  async apply(snapshot: Snapshot, health: HealthTable): Promise<void> {
-    const failure = await this.applyAll(snapshot, health);
-    if (failure) {
-      // Some workers may have opened the new listeners: put every worker back on the live snapshot.
-      if (this.current) await this.applyAll(this.current.snapshot, this.current.health);
-      throw failure;
+  /**
+   * Binds (and at once releases) here, in the primary, every port the snapshot opens that the live
+   * one does not hold. Workers must never be the first to find a port taken: node:cluster creates
+   * the shared socket in the primary, where libuv defers EADDRINUSE from bind() to listen(), so
+   * the worker's listen fails *after* it was handed the socket; node then leaves that socket
+   * registered in the worker and in the primary's handle cache (Node 24), and the next listen on
+   * that port crashes the worker (ERR_INTERNAL_ASSERTION in cluster/child `shared`) or gets the
+   * dead socket again, so the port could not be used until a restart even once it is free.
+   * A port taken in the instant between this probe and the workers' bind still hits that path.
+   */
+  private async probePorts(snapshot: Snapshot): Promise<ListenError | undefined> {
+    const live = new Set((this.current?.snapshot.listeners ?? []).map((l) => l.port));
+    for (const l of snapshot.listeners) {
+      if (l.port === 0 || live.has(l.port)) continue;
+      const err = await probeBind(l.port, this.opts.listenHost ?? "0.0.0.0");
+      if (err) return new ListenError(l.name, l.port, err);
     }
-    this.current = { snapshot, health };
+    return undefined;
+  }
+
+  apply(snapshot: Snapshot, health: HealthTable): Promise<void> {
+    return this.serial(async () => {
+      const taken = await this.probePorts(snapshot);
+      if (taken) throw taken;
+      const failure = await this.applyAll(snapshot, health);
+      if (failure) {
+        // Some workers may have opened the new listeners: put every worker back on the live snapshot.
+        if (this.current) await this.applyAll(this.current.snapshot, this.current.health);
+        throw failure;
+      }
+      this.current = { snapshot, health };
+    });
   }
 
   setHealth(health: HealthTable): void {
@@ -131,14 +208,14 @@ export class WorkerPool implements TrafficBackend {
   }
 
   async stats(): Promise<WorkerStats> {
-    const replies = await Promise.all([...this.workers].map((w) => this.request(w, (id) => ({ type: "stats", id }))));
+    const replies = await this.askAll((id) => ({ type: "stats", id }));
     const total: WorkerStats = {};
     for (const r of replies) if (r.type === "stats") addStats(total, r.stats);
     return total;
   }
 
   async metrics(): Promise<MetricsDump[]> {
-    const replies = await Promise.all([...this.workers].map((w) => this.request(w, (id) => ({ type: "metrics", id }))));
+    const replies = await this.askAll((id) => ({ type: "metrics", id }));
     return replies.flatMap((r) => (r.type === "metrics" ? [r.dump] : []));
   }
 
@@ -166,4 +243,13 @@ export class WorkerPool implements TrafficBackend {
     }
     this.pending.clear();
   }
+}
+
+/** Listens on host:port and closes again; resolves with the error if the port cannot be bound. */
+function probeBind(port: number, host: string): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", (err) => resolve(err));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(undefined)));
+  });
 }
