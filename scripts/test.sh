@@ -25,4 +25,8 @@ bash scripts/ensure-docker.sh
 if [ "$docker_was_up" = 0 ]; then trap 'bash scripts/ensure-docker.sh stop || true' EXIT; fi
 
 (cd tools/pulumi-language-nodejs && go test ./...)
-npm test
+mkdir -p .ballast
+npm test -- --reporter=default --reporter=json --outputFile.json=.ballast/vitest.json
+# The closing line CI reads: counts from vitest's JSON report.
+node -e 'const r = require("./.ballast/vitest.json");
+console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);'
