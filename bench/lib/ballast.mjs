@@ -1,0 +1,74 @@
+// Ballast as the benchmark runs it: the built data plane (`node dist/dataplane/main.js`), configured
+// through its admin API exactly as the provider would, with one listener per scenario (ports as in
+// peers.mjs).
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { REPO_DIR } from "./install.mjs";
+import { OFFSET } from "./peers.mjs";
+import { spawnPinned, stopChild, waitPort } from "./proc.mjs";
+
+/** Admin port: base + this offset (127.0.0.1 only). */
+const ADMIN_OFFSET = 9;
+
+/** `<dist>/dataplane/main.js`: the repository's build by default; `--dist-b` measures another beside it. */
+export function ballastEntry(dist = path.join(REPO_DIR, "dist")) {
+  const file = path.join(dist, "dataplane", "main.js");
+  if (!existsSync(file)) throw new Error(`${file} is missing: build first (npm run build)`);
+  return { file, label: path.relative(REPO_DIR, file).startsWith("..") ? file : path.relative(REPO_DIR, file) };
+}
+
+/**
+ * Starts the data plane pinned to `cpus` and configures it. `workers`: BALLAST_WORKERS (undefined =
+ * the default, the available cores, which taskset makes the number of CPUs in `cpus`).
+ * `kinds`: the scenarios to configure (default all).
+ */
+export async function startBallast({ dir, base, cpus, origin, workers, kinds = ["http", "cookie", "g100", "tcp", "shift"], nodeArgs = [], dist }) {
+  const entry = ballastEntry(dist);
+  const token = randomBytes(16).toString("hex");
+  const admin = `http://127.0.0.1:${base + ADMIN_OFFSET}`;
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith("BALLAST_")) delete env[k];
+  Object.assign(env, {
+    BALLAST_ADMIN_ADDR: `127.0.0.1:${base + ADMIN_OFFSET}`,
+    BALLAST_ADMIN_TOKEN: token,
+    BALLAST_STATE_DIR: dir,
+    BALLAST_LOG_LEVEL: "warn",
+    BALLAST_LISTEN_HOST: "127.0.0.1",
+    BALLAST_SHUTDOWN_GRACE_MS: "1000",
+  });
+  if (workers !== undefined) env.BALLAST_WORKERS = String(workers);
+  const child = spawnPinned(cpus, process.execPath, [...nodeArgs, entry.file], { env });
+  await waitPort(base + ADMIN_OFFSET, { child });
+
+  const api = async (method, p, body) => {
+    const res = await fetch(admin + p, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body && JSON.stringify(body) });
+    if (!res.ok) throw new Error(`Ballast admin ${method} ${p}: ${res.status} ${await res.text()}`);
+    return res.status === 204 ? undefined : res.json();
+  };
+  const group = (name, ports, weights = []) => ({ name, type: "virtual", servers: ports.map((port, i) => ({ address: "127.0.0.1", port, weight: weights[i] ?? 100 })) });
+  const port = origin.http[0];
+  const ports = {};
+  const add = async (kind, groupBody, service) => {
+    await api("POST", "/v1/server-groups", groupBody);
+    await api("POST", "/v1/backend-services", { name: kind, port, serverGroup: groupBody.name, ...service });
+    ports[kind] = base + OFFSET[kind];
+    await api("POST", "/v1/listeners", { name: `${kind}-front`, protocol: service.protocol, port: ports[kind], backendService: kind });
+  };
+  if (kinds.includes("http")) await add("http", group("one", [port]), { protocol: "http" });
+  if (kinds.includes("cookie")) await add("cookie", group("sticky", [port]), { protocol: "http", sessionPersistence: { type: "insert-cookie", cookieTimeout: 3600 } });
+  if (kinds.includes("g100")) await add("g100", group("hundred", origin.http), { protocol: "http" });
+  if (kinds.includes("tcp")) await add("tcp", group("pipe", [port]), { protocol: "tcp" });
+  if (kinds.includes("shift") && origin.shift) await add("shift", group("shift", origin.shift), { protocol: "http", connectionDrainTimeout: 5 });
+  for (const p of Object.values(ports)) await waitPort(p, { child });
+
+  return {
+    pid: child.pid,
+    ports,
+    child,
+    entry: entry.label,
+    stop: () => stopChild(child, { timeoutMs: 8_000 }),
+    /** The admin change under test: the second server of the shift group to weight `w`. */
+    setShiftWeight: (w) => api("PUT", "/v1/server-groups/shift", { type: "virtual", servers: group("shift", origin.shift, [100, w]).servers }),
+  };
+}

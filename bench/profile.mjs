@@ -1,0 +1,122 @@
+// CPU profile of Ballast under one benchmark scenario, to find what its hot path spends time on:
+//
+//   node bench/profile.mjs [--scenario http64-c64|http16k-c64|cookie-c64|g100-c64|tcp-http-c64|tcp-bulk-c8]
+//                          [--seconds 10] [--workers 0] [--port-base 27000] [--out-dir bench/.results/profile-<date>]
+//
+// Runs the nginx origin and wrk on CPU 0 and Ballast (`node --cpu-prof`) on CPU 1, then prints the
+// functions with the most self time and writes, per profiled process, the .cpuprofile (open it in
+// Chrome DevTools or speedscope.app) and a folded-stack file (`flamegraph.pl x.folded > x.svg`).
+// Default BALLAST_WORKERS=0 so that the one process profiled is the one carrying the traffic.
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { startBallast } from "./lib/ballast.mjs";
+import { ensureDebian, REPO_DIR } from "./lib/install.mjs";
+import { loadRun, stickyCookie } from "./lib/measure.mjs";
+import { startNginxOrigin } from "./lib/origin.mjs";
+import { pinSelf, sleep } from "./lib/proc.mjs";
+
+const SCENARIOS = {
+  "http64-c64": { port: "http", path: "/64", connections: 64 },
+  "http16k-c64": { port: "http", path: "/16k", connections: 64 },
+  "cookie-c64": { port: "cookie", path: "/64", connections: 64, cookie: true },
+  "g100-c64": { port: "g100", path: "/64", connections: 64 },
+  "tcp-http-c64": { port: "tcp", path: "/64", connections: 64 },
+  "tcp-bulk-c8": { port: "tcp", path: "/1m", connections: 8 },
+};
+
+const { values: opt } = parseArgs({
+  options: {
+    scenario: { type: "string", default: "http64-c64" },
+    seconds: { type: "string", default: "10" },
+    workers: { type: "string", default: "0" },
+    "port-base": { type: "string", default: "27000" },
+    "out-dir": { type: "string" },
+  },
+});
+const scenario = SCENARIOS[opt.scenario];
+if (!scenario) throw new Error(`unknown scenario ${opt.scenario}; one of ${Object.keys(SCENARIOS).join(", ")}`);
+const base = Number(opt["port-base"]);
+const outDir = opt["out-dir"] ?? path.join(REPO_DIR, "bench", ".results", `profile-${opt.scenario}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+
+/** Self time per function (and per file) from a V8 .cpuprofile, plus folded stacks. */
+export function summarize(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const hits = new Map();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i] ?? 0;
+    hits.set(profile.samples[i], (hits.get(profile.samples[i]) ?? 0) + dt);
+  }
+  const name = (n) => {
+    const f = n.callFrame;
+    const file = f.url ? f.url.replace(/^file:\/\//, "").replace(REPO_DIR + "/", "").replace(/^.*node_modules\//, "") : "";
+    return `${f.functionName || "(anonymous)"} ${file}${file ? `:${f.lineNumber + 1}` : ""}`.trim();
+  };
+  const self = new Map();
+  const folded = new Map();
+  let total = 0;
+  for (const [id, us] of hits) {
+    const n = byId.get(id);
+    total += us;
+    self.set(name(n), (self.get(name(n)) ?? 0) + us);
+    const stack = [];
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) stack.push(name(byId.get(cur)).replace(/;/g, ","));
+    const key = stack.reverse().join(";");
+    folded.set(key, (folded.get(key) ?? 0) + us);
+  }
+  const top = [...self.entries()].sort((a, b) => b[1] - a[1]);
+  return { total, top, folded: [...folded.entries()].map(([k, v]) => `${k} ${Math.round(v)}`).join("\n") };
+}
+
+async function main() {
+  await pinSelf("0");
+  await ensureDebian((m) => process.stderr.write(`profile: ${m}\n`));
+  const dir = mkdtempSync(path.join(os.tmpdir(), "ballast-profile-"));
+  const profDir = path.join(dir, "prof");
+  mkdirSync(profDir);
+  const origin = { http: Array.from({ length: 100 }, (_, i) => base + i) };
+  const originSrv = await startNginxOrigin({ dir: path.join(dir, "origin"), ports: origin.http, cpus: "0" });
+  let ballast;
+  try {
+    ballast = await startBallast({
+      dir: path.join(dir, "ballast"),
+      base: base + 200,
+      cpus: "1",
+      origin,
+      workers: Number(opt.workers),
+      kinds: [scenario.port],
+      nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profDir}`],
+    });
+    const url = `http://127.0.0.1:${ballast.ports[scenario.port]}${scenario.path}`;
+    const headers = scenario.cookie ? [await stickyCookie(url)] : [];
+    const common = { url, connections: scenario.connections, headers, loadCpus: "0", pid: ballast.pid, useWrk: true };
+    await loadRun({ ...common, seconds: 2 });
+    const r = await loadRun({ ...common, seconds: Number(opt.seconds) });
+    process.stderr.write(`profile: ${opt.scenario}: ${Math.round(r.rps)} req/s, ${(r.bytesPerSec / 1048576).toFixed(0)} MiB/s, proxy busy ${r.busy.toFixed(2)}\n`);
+  } finally {
+    await ballast?.stop();
+    await originSrv.stop();
+  }
+  await sleep(200);
+  mkdirSync(outDir, { recursive: true });
+  for (const file of readdirSync(profDir)) {
+    const profile = JSON.parse(readFileSync(path.join(profDir, file), "utf8"));
+    const { total, top, folded } = summarize(profile);
+    const stem = path.join(outDir, file.replace(/\.cpuprofile$/, ""));
+    writeFileSync(`${stem}.cpuprofile`, JSON.stringify(profile));
+    writeFileSync(`${stem}.folded`, folded + "\n");
+    if (total < 1e6) continue; // an idle process (the primary when workers carry the traffic)
+    console.log(`\n${file}: ${(total / 1e6).toFixed(1)} s sampled; self time:`);
+    for (const [fn, us] of top.slice(0, 40)) console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${fn}`);
+  }
+  console.log(`\nprofiles: ${path.relative(process.cwd(), outDir)}`);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
