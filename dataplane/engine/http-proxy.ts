@@ -77,6 +77,9 @@ export class HttpProxy {
     this.metrics = opts.metrics;
     this.clock = opts.clock;
     this.limits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+    this.metrics.addCollector(() => {
+      for (const up of this.services.values()) up.collectGauges();
+    });
   }
 
   apply(snapshot: Snapshot): void {

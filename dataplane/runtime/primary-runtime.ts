@@ -5,7 +5,6 @@ import { effectiveWeight, isUsable } from "../health/health-state";
 import { HealthManager } from "../health/health-manager";
 import type { Logger } from "../log";
 import { Metrics, type MetricsDump } from "../metrics";
-import { LocalBackend } from "./local-backend";
 import type { TrafficBackend } from "./traffic-backend";
 import type { ServerStatus, TrafficRuntime } from "./traffic-runtime";
 import { WorkerPool } from "./worker-pool";
@@ -44,7 +43,9 @@ export class PrimaryRuntime implements TrafficRuntime {
     const health = new HealthManager({ log: opts.log.child({ component: "health" }), metrics });
     const backend: TrafficBackend =
       workers === 0
-        ? new LocalBackend({ log: opts.log, host })
+        ? // Loaded only here: the engine pulls in undici (10 MB or more of RSS) that a primary with
+          // worker processes never uses (bench/README.md, memory).
+          new (require("./local-backend") as typeof import("./local-backend")).LocalBackend({ log: opts.log, host })
         : await WorkerPool.start({
             workers,
             exec: path.join(__dirname, "worker-main.js"),
