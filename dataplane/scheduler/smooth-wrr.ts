@@ -13,7 +13,16 @@ import type { Candidate, PickContext, Scheduler } from "./scheduler";
  * untouched, exactly like nginx skips a down peer.
  */
 export class SmoothWrr implements Scheduler {
-  private readonly current = new Map<string, number>();
+  /** `current` by server key, for the candidates not in the array being picked from. */
+  private readonly saved = new Map<string, number>();
+  /** The candidate array the running weights below are aligned with (the picker reuses it). */
+  private aligned: readonly Candidate[] | undefined;
+  /**
+   * Running weights by index of `aligned`. An array instead of a Map on the hot path: measured
+   * 0.34 µs per pick at 100 servers against 2.8 µs with two Map operations per server
+   * (2.9 µs against 37 µs at 1,000), see docs/benchmarks.md.
+   */
+  private current = new Float64Array(0);
 
   pick(ctx: PickContext): number {
     return this.pickAmong(ctx.candidates);
@@ -24,28 +33,37 @@ export class SmoothWrr implements Scheduler {
     const n = candidates.length;
     if (n === 0) return -1;
     if (n === 1) return 0;
+    if (candidates !== this.aligned) this.align(candidates);
+    const current = this.current;
     let total = 0;
-    let best = -1;
+    let best = 0;
     let bestCurrent = -Infinity;
     for (let i = 0; i < n; i++) {
-      const c = candidates[i]!;
-      const cur = (this.current.get(c.key) ?? 0) + c.weight;
-      this.current.set(c.key, cur);
-      total += c.weight;
+      const w = candidates[i]!.weight;
+      const cur = current[i]! + w;
+      current[i] = cur;
+      total += w;
       if (cur > bestCurrent) {
         bestCurrent = cur;
         best = i;
       }
     }
-    const chosen = candidates[best]!;
-    this.current.set(chosen.key, bestCurrent - total);
-    // Servers that left the configuration must not accumulate forever.
-    if (this.current.size > 2 * n + 16) this.prune(candidates);
+    current[best] = bestCurrent - total;
     return best;
   }
 
-  private prune(candidates: readonly Candidate[]): void {
-    const live = new Set(candidates.map((c) => c.key));
-    for (const key of this.current.keys()) if (!live.has(key)) this.current.delete(key);
+  /** Saves the running weights of the outgoing candidate array by key and loads the new one's. */
+  private align(candidates: readonly Candidate[]): void {
+    const old = this.aligned;
+    if (old) for (let i = 0; i < old.length; i++) this.saved.set(old[i]!.key, this.current[i]!);
+    const next = new Float64Array(candidates.length);
+    for (let i = 0; i < candidates.length; i++) next[i] = this.saved.get(candidates[i]!.key) ?? 0;
+    this.current = next;
+    this.aligned = candidates;
+    // Servers that left the configuration must not accumulate forever.
+    if (this.saved.size > 2 * candidates.length + 16) {
+      const live = new Set(candidates.map((c) => c.key));
+      for (const key of this.saved.keys()) if (!live.has(key)) this.saved.delete(key);
+    }
   }
 }
