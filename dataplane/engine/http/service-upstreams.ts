@@ -1,5 +1,13 @@
 import net from "node:net";
-import { Pool } from "undici";
+import type { Pool as UndiciPool } from "undici";
+
+/**
+ * undici's Pool alone: the package index loads every dispatcher, fetch and the cache (29 MB of RSS
+ * in a worker, measured); the Pool and what it needs take 16 MB. Same class, same behaviour.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Pool: typeof UndiciPool = require("undici/lib/dispatcher/pool");
+type Pool = UndiciPool;
 import type { ServerSnapshot, ServiceSnapshot } from "../../config/snapshot";
 import { serverLabel, type ServerHealth } from "../../health/health-state";
 import type { Logger } from "../../log";
