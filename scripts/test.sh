@@ -22,11 +22,19 @@ echo "test: $(pulumi version) at $(command -v pulumi)"
 docker_was_up=0
 timeout 15 docker info >/dev/null 2>&1 && docker_was_up=1
 bash scripts/ensure-docker.sh
-if [ "$docker_was_up" = 0 ]; then trap 'bash scripts/ensure-docker.sh stop || true' EXIT; fi
+stop_docker() { if [ "$docker_was_up" = 0 ]; then bash scripts/ensure-docker.sh stop || true; fi; }
+trap stop_docker EXIT
 
 (cd tools/pulumi-language-nodejs && go test ./...)
 mkdir -p .ballast
-npm test -- --reporter=default --reporter=json --outputFile.json=.ballast/vitest.json
-# The closing line CI reads: counts from vitest's JSON report.
-node -e 'const r = require("./.ballast/vitest.json");
+rm -f .ballast/vitest.json
+status=0
+npm test -- --reporter=default --reporter=json --outputFile.json=.ballast/vitest.json || status=$?
+stop_docker
+trap - EXIT
+# The closing line CI reads, last: counts from vitest's JSON report.
+if [ -f .ballast/vitest.json ]; then
+  node -e 'const r = require("./.ballast/vitest.json");
 console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);'
+fi
+exit "$status"
