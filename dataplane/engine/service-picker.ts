@@ -107,7 +107,7 @@ export class ServicePicker {
 
   /** A server chosen by the weighted consistent hash of `clientIp`, the same in every process. */
   pickConsistent(clientIp: string, excluded: ReadonlySet<string> = NO_KEYS): ServerSnapshot | undefined {
-    if (this.svc.groupType === "availability") return excluded.size === 0 ? this.pick(clientIp) : this.failover(excluded);
+    if (this.svc.groupType === "availability") return this.failover(excluded);
     const entries = excluded.size === 0 ? this.usable : this.usable.filter((e) => !excluded.has(e.server.key));
     if (entries.length === 0) return undefined;
     if (entries.length === 1) return entries[0]!.server;
@@ -192,10 +192,8 @@ export class ServicePicker {
   /** Availability groups: the primary unless it is unhealthy, then the secondary. */
   private selectable(): readonly ServerSnapshot[] {
     if (this.svc.groupType !== "availability") return this.svc.servers;
-    const primary = this.svc.servers.find((s) => s.role === "primary");
-    const secondary = this.svc.servers.find((s) => s.role === "secondary");
-    if (primary && isUsable(this.health?.[primary.key], primary.weight)) return [primary];
-    return secondary ? [secondary] : [];
+    const chosen = this.failover(NO_KEYS);
+    return chosen ? [chosen] : [];
   }
 
   private refreshWeights(entries: readonly Entry[]): void {
