@@ -1,7 +1,7 @@
 // Child processes of the benchmark: spawned pinned to CPUs (taskset), stopped by PID, measured
 // through /proc (CPU time and resident memory of a process and its descendants).
 import { spawn } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import net from "node:net";
 
 /** Linux USER_HZ: /proc/<pid>/stat counts CPU time in these ticks (getconf CLK_TCK). */
@@ -118,9 +118,21 @@ export function rss(pids) {
   return { total: each.reduce((a, b) => a + b.bytes, 0), pss, each };
 }
 
-/** Pins the calling process (all its threads) to `cpus`. */
+/**
+ * Pins the calling process (every thread it has now; threads started later inherit the affinity of
+ * the thread that starts them) to `cpus`. `taskset -a` fails the whole call when one of the threads
+ * exits while it walks them, so each thread is pinned on its own and a thread that is already gone
+ * is skipped. The main thread must succeed.
+ */
 export async function pinSelf(cpus) {
-  await run("taskset", ["-a", "-p", "-c", cpus, String(process.pid)]);
+  const tids = readdirSync(`/proc/${process.pid}/task`).filter((t) => /^\d+$/.test(t));
+  for (const tid of tids) {
+    try {
+      await run("taskset", ["-p", "-c", cpus, tid]);
+    } catch (err) {
+      if (tid === String(process.pid) || existsSync(`/proc/${process.pid}/task/${tid}`)) throw err;
+    }
+  }
 }
 
 /** Resolves once something accepts TCP connections on 127.0.0.1:port; bounded by `timeoutMs`. */
