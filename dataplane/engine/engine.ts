@@ -1,4 +1,3 @@
-import type http from "node:http";
 import net from "node:net";
 import tls from "node:tls";
 import type { ListenerSnapshot, Snapshot } from "../config/snapshot";
@@ -7,9 +6,9 @@ import type { Logger } from "../log";
 import { Metrics } from "../metrics";
 import { ListenError } from "../runtime/traffic-runtime";
 import { systemClock, type Clock } from "./clock";
+import type { ClientConnection, DownstreamHandler } from "./h1/downstream";
 import { HttpProxy } from "./http-proxy";
 import type { HttpLimits } from "./http/limits";
-import { createListenerServer } from "./http/server";
 import { TcpProxy, type TcpProxyOptions } from "./tcp-proxy";
 
 /**
@@ -44,7 +43,7 @@ export interface EngineOptions {
 /** service → server key → counts in this process. */
 export type EngineStats = Record<string, Record<string, { activeConnections: number; activeRequests: number }>>;
 
-type AnyServer = net.Server | tls.Server | http.Server;
+type AnyServer = net.Server | tls.Server;
 
 interface ListenerState {
   readonly id: string;
@@ -55,6 +54,8 @@ interface ListenerState {
   /** Set while the snapshot that opened it is not yet committed: requests wait for it. */
   gate: Promise<boolean> | undefined;
   closed: boolean;
+  /** Open client connections of an HTTP/HTTPS listener. */
+  readonly clients: Set<ClientConnection>;
 }
 
 const CLIENT_ERRORS = "ballast_http_client_errors_total";
@@ -124,10 +125,7 @@ export class Engine {
     this.listeners.clear();
     const closed = states.map((st) => this.stopListening(st));
     await Promise.all([this.http.close(graceMs), this.tcp.close(graceMs)]);
-    for (const st of states) {
-      const s = st.server as http.Server;
-      if (typeof s.closeAllConnections === "function") s.closeAllConnections();
-    }
+    for (const st of states) for (const c of [...st.clients]) c.socket.destroy();
     // Bounded: every connection has been destroyed above, 'close' follows promptly.
     await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 2000).unref())]);
   }
@@ -191,8 +189,9 @@ export class Engine {
   private bind(id: string, listener: ListenerSnapshot, gate: Promise<boolean>): Promise<ListenerState> {
     let server: AnyServer;
     let st: ListenerState;
+    const clients = new Set<ClientConnection>();
     try {
-      server = this.createServer(listener, () => st);
+      server = this.createServer(listener, () => st, clients);
     } catch (err) {
       return Promise.reject(new ListenError(listener.name, listener.port, err));
     }
@@ -203,13 +202,13 @@ export class Engine {
         server.off("error", onError);
         server.on("error", (err) => this.log.error({ listener: listener.name, err }, "listener error"));
         const port = (server.address() as net.AddressInfo).port;
-        st = { id, listener, server, port, gate, closed: false };
+        st = { id, listener, server, port, gate, closed: false, clients };
         resolve(st);
       });
     });
   }
 
-  private createServer(listener: ListenerSnapshot, state: () => ListenerState): AnyServer {
+  private createServer(listener: ListenerSnapshot, state: () => ListenerState, clients: Set<ClientConnection>): AnyServer {
     const log = this.log;
     switch (listener.protocol) {
       case "tcp":
@@ -224,12 +223,11 @@ export class Engine {
         return server;
       }
       case "http":
-      case "https":
-        return createListenerServer(listener.protocol, listener.certificate, this.http.limits, {
-          request: (req, res) => {
+      case "https": {
+        const handler: DownstreamHandler = {
+          request: (req) => {
             const st = state();
-            if (st.closed) res.shouldKeepAlive = false;
-            this.whenOpen(st, () => this.http.handle(req, res, httpListener(st)), () => res.destroy());
+            this.whenOpen(st, () => this.http.handle(req, httpListener(st)), () => req.destroy());
           },
           upgrade: (req, socket, head) => {
             const st = state();
@@ -239,7 +237,19 @@ export class Engine {
             if (status !== undefined) this.metrics.inc(CLIENT_ERRORS, CLIENT_ERRORS_HELP, { listener: listener.name, code: String(status) });
             log.debug({ listener: listener.name, code, status }, "client error");
           },
-        });
+        };
+        const onSocket = (socket: net.Socket) => {
+          const conn = this.http.accept(socket, { closing: () => state().closed, handler: () => handler });
+          clients.add(conn);
+          socket.once("close", () => clients.delete(conn));
+        };
+        // allowHalfOpen: a client that half-closes after its request still gets the response.
+        if (listener.protocol === "http") return net.createServer({ allowHalfOpen: true, noDelay: true }, onSocket);
+        const server = tls.createServer({ allowHalfOpen: true, cert: listener.certificate?.chain, key: listener.certificate?.privateKey }, onSocket);
+        // TLS handshake failures: nothing to answer, node destroys the socket.
+        server.on("tlsClientError", (err) => log.debug({ listener: listener.name, err: err.message }, "tls handshake failed"));
+        return server;
+      }
     }
   }
 
@@ -255,11 +265,13 @@ export class Engine {
     const server = st.server;
     if (!server.listening) return Promise.resolve();
     const done = new Promise<void>((resolve) => server.close(() => resolve()));
-    const h = server as http.Server;
-    if (typeof h.closeIdleConnections === "function") {
-      h.closeIdleConnections();
-      // Keep-alive connections that were busy close when they next go idle.
-      const sweep = setInterval(() => h.closeIdleConnections(), 1000);
+    if (st.clients.size > 0) {
+      const closeIdle = () => {
+        for (const c of st.clients) c.closeIfIdle();
+      };
+      closeIdle();
+      // Keep-alive connections that were busy close when their response is done (Connection: close).
+      const sweep = setInterval(closeIdle, 1000);
       sweep.unref();
       void done.then(() => clearInterval(sweep));
     }

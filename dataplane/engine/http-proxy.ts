@@ -1,19 +1,17 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Duplex } from "node:stream";
-import type { Dispatcher } from "undici";
+import net, { type Socket } from "node:net";
 import type { ListenerSnapshot, ServerSnapshot, Snapshot } from "../config/snapshot";
 import { serverLabel, type HealthTable } from "../health/health-state";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import type { Clock } from "./clock";
 import { cookieName, readCookie, setCookieValue } from "./http/cookie";
-import { errorBodies, rejectSocket, sendError } from "./http/errors";
+import { ClientConnection, type ConnectionOwner, type Downstream } from "./h1/downstream";
+import { Exchange, type ExchangeOutcome } from "./h1/upstream";
+import { errorBodies, rejectSocket } from "./http/errors";
 import { plainIp, requestHeaders, type ForwardContext } from "./http/headers";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./http/limits";
-import { RequestBody, hasBody } from "./http/request-body";
 import { ServiceUpstreams, type InFlight } from "./http/service-upstreams";
 import { connectUpstream, splice } from "./http/tunnel";
-import { UpstreamExchange, type ExchangeOutcome } from "./http/upstream-exchange";
 
 /**
  * The request handler of HTTP and HTTPS listeners (one HttpProxy per worker, shared by all of
@@ -27,7 +25,7 @@ import { UpstreamExchange, type ExchangeOutcome } from "./http/upstream-exchange
  * | connect refused/reset/timed out before anything was sent  | next server (each at most once, at most `maxAttempts`), then 502 |
  * | connection lost after the request was sent, no response   | 502 (idempotent bodiless requests: next server first) |
  * | no response head within `upstreamHeadersTimeoutMs`        | 504    |
- * | broken framing / invalid head from the server             | 502; undici drops that connection |
+ * | broken framing / invalid head from the server             | 502; that connection is closed |
  * | failure after the response started                        | client connection cut (truncated response) |
  */
 
@@ -49,13 +47,14 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
 const CONNECTION_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CLOSED", "UND_ERR_DESTROYED"]);
 
 interface RequestContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: Downstream;
   readonly listener: ListenerSnapshot;
   readonly up: ServiceUpstreams;
   readonly clientIp: string;
-  readonly headers: string[];
-  readonly path: string;
+  /** Request line and headers for the server, without the final empty line. */
+  readonly head: string;
+  /** The client sent no Host (HTTP/1.0): the server's address is sent as Host. */
+  readonly hostless: boolean;
   readonly startedAt: number;
   readonly excluded: Set<string>;
   attempts: number;
@@ -71,16 +70,49 @@ export class HttpProxy {
   private readonly retired = new Set<ServiceUpstreams>();
   private health: HealthTable = {};
   private readonly lastNoServerWarning = new Map<string, number>();
+  /** Open client connections of every HTTP listener (for their timeouts). */
+  private readonly clients = new Set<ClientConnection>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly sweepMs: number;
 
   constructor(opts: HttpProxyOptions) {
     this.log = opts.log;
     this.metrics = opts.metrics;
     this.clock = opts.clock;
     this.limits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+    const l = this.limits;
+    // One timer for every timeout of every connection; fine enough for the shortest of them.
+    this.sweepMs = Math.max(5, Math.min(l.connectionsCheckingIntervalMs, l.upstreamHeadersTimeoutMs / 4, l.upstreamBodyTimeoutMs / 4, l.upstreamConnectTimeoutMs / 4, l.upstreamKeepAliveTimeoutMs / 4, l.clientKeepAliveTimeoutMs / 4));
     this.metrics.addCollector(() => {
       for (const up of this.services.values()) up.collectGauges();
     });
   }
+
+  /**
+   * Serves a client connection accepted by an HTTP/HTTPS listener. `owner` tells whether the
+   * listener is closing and who handles its requests.
+   */
+  accept(socket: Socket, owner: Omit<ConnectionOwner, "limits" | "closed">): ClientConnection {
+    const conn = new ClientConnection(socket, {
+      limits: this.limits,
+      closing: owner.closing,
+      handler: owner.handler,
+      closed: (c) => this.clients.delete(c),
+    });
+    this.clients.add(conn);
+    if (!this.sweeper) {
+      this.sweeper = setInterval(this.sweep, this.sweepMs);
+      this.sweeper.unref();
+    }
+    return conn;
+  }
+
+  private readonly sweep = (): void => {
+    const now = performance.now();
+    for (const c of this.clients) c.checkTimeouts(now);
+    for (const up of this.services.values()) up.sweep(now);
+    for (const up of this.retired) up.sweep(now);
+  };
 
   apply(snapshot: Snapshot): void {
     for (const [name, up] of this.services) {
@@ -133,34 +165,38 @@ export class HttpProxy {
     this.services.clear();
     this.retired.clear();
     await Promise.all(all.map((up) => up.destroy(reason)));
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
-  handle(req: IncomingMessage, res: ServerResponse, listener: ListenerSnapshot): void {
+  handle(req: Downstream, listener: ListenerSnapshot): void {
     const startedAt = performance.now();
     const up = this.services.get(listener.service);
-    if (!up) return this.finish(res, listener, listener.service, undefined, 503, errorBodies.noService(listener.service), startedAt);
-    if (req.headers.host === undefined && req.httpVersion === "1.1") {
-      return this.finish(res, listener, up.service.name, undefined, 400, errorBodies.badRequest("missing Host header"), startedAt, true);
+    if (!up) return this.finish(req, listener, listener.service, undefined, 503, errorBodies.noService(listener.service), startedAt);
+    const hdr = requestHeaders(req.rawHeaders, req.chunked, forwardContext(req.socket, listener, up));
+    if (!hdr.ok) return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest(hdr.reason), startedAt, true);
+    if (!hdr.hasHost && req.versionMinor >= 1) {
+      return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest("missing Host header"), startedAt, true);
     }
     const path = requestPath(req.url);
-    if (path === undefined) return this.finish(res, listener, up.service.name, undefined, 400, errorBodies.badRequest("invalid request target"), startedAt, true);
-    const fwd = forwardContext(req, listener, up);
-    const hdr = requestHeaders(req, fwd);
-    if (!hdr.ok) return this.finish(res, listener, up.service.name, undefined, 400, errorBodies.badRequest(hdr.reason), startedAt, true);
-    const ctx: RequestContext = { req, res, listener, up, clientIp: fwd.clientIp, headers: hdr.headers, path, startedAt, excluded: new Set(), attempts: 0 };
-    const { server, setCookie } = this.choose(req, up, fwd.clientIp);
+    if (path === undefined) return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest("invalid request target"), startedAt, true);
+    let head = `${req.method} ${path} HTTP/1.1\r\n`;
+    const h = hdr.headers;
+    for (let i = 0; i < h.length; i += 2) head += `${h[i]}: ${h[i + 1]}\r\n`;
+    const ctx: RequestContext = { req, listener, up, clientIp: hdr.clientIp, head, hostless: !hdr.hasHost, startedAt, excluded: new Set(), attempts: 0 };
+    const { server, setCookie } = this.choose(req, up, hdr.clientIp);
     if (!server) return this.noServer(ctx);
     this.attempt(ctx, server, setCookie);
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, listener: ListenerSnapshot): void {
+  handleUpgrade(req: Downstream, socket: Socket, head: Buffer, listener: ListenerSnapshot): void {
     socket.on("error", () => socket.destroy());
     const up = this.services.get(listener.service);
     if (!up) return rejectSocket(socket, 503, errorBodies.noService(listener.service));
-    const fwd = forwardContext(req, listener, up);
-    const upgrade = req.headers.upgrade ?? "";
-    const hdr = requestHeaders(req, fwd, ["connection", "upgrade", "upgrade", upgrade]);
+    const upgrade = req.header("upgrade") ?? "";
+    const hdr = requestHeaders(req.rawHeaders, req.chunked, forwardContext(socket, listener, up), ["connection", "upgrade", "upgrade", upgrade]);
     if (!hdr.ok) return rejectSocket(socket, 400, errorBodies.badRequest(hdr.reason));
+    const clientIp = hdr.clientIp;
     const excluded = new Set<string>();
     const tryServer = (server: ServerSnapshot | undefined): void => {
       if (!server) {
@@ -173,24 +209,24 @@ export class HttpProxy {
           const tunnel: InFlight = { abort: () => (upstream.destroy(), socket.destroy()) };
           up.track(server, tunnel);
           this.count(listener, up.service.name, server, "upgrade");
-          splice(req, socket, head, upstream, hdr.headers, () => up.untrack(server, tunnel));
+          splice(req.method, req.url, socket, head, upstream, hdr.headers, () => up.untrack(server, tunnel));
         },
         (err: NodeJS.ErrnoException) => {
           this.log.warn({ service: up.service.name, server: serverLabel(server.address, server.port), err: err.code ?? err.message }, "upgrade: server unreachable");
           excluded.add(server.key);
           if (socket.destroyed) return;
-          tryServer(excluded.size < this.limits.maxAttempts ? up.picker.pickExcluding(fwd.clientIp, excluded) : undefined);
+          tryServer(excluded.size < this.limits.maxAttempts ? up.picker.pickExcluding(clientIp, excluded) : undefined);
         },
       );
     };
-    tryServer(this.choose(req, up, fwd.clientIp).server);
+    tryServer(this.choose(req, up, clientIp).server);
   }
 
   /** The cookie's server if it is usable, else a fresh pick (and the cookie must be (re)set). */
-  private choose(req: IncomingMessage, up: ServiceUpstreams, clientIp: string): { server: ServerSnapshot | undefined; setCookie: boolean } {
+  private choose(req: Downstream, up: ServiceUpstreams, clientIp: string): { server: ServerSnapshot | undefined; setCookie: boolean } {
     const persistence = up.service.sessionPersistence;
     if (persistence?.type === "insert-cookie") {
-      const id = readCookie(req, cookieName(up.service.name));
+      const id = readCookie(req.rawHeaders, cookieName(up.service.name));
       const sticky = id ? up.picker.byId(id) : undefined;
       if (sticky && up.picker.isUsable(sticky.key)) return { server: sticky, setCookie: false };
       return { server: up.picker.pick(clientIp), setCookie: true };
@@ -200,31 +236,23 @@ export class HttpProxy {
 
   private attempt(ctx: RequestContext, server: ServerSnapshot, setCookie: boolean): void {
     ctx.attempts++;
-    const { req, res, up } = ctx;
+    const { req, up } = ctx;
     const svc = up.service;
-    const body = hasBody(req) ? new RequestBody(req) : null;
     const extra: string[] = [];
     if (setCookie && svc.sessionPersistence?.type === "insert-cookie") {
-      extra.push("set-cookie", setCookieValue(svc.name, server.id, svc.sessionPersistence.cookieTimeout, ctx.listener.protocol === "https"));
+      extra.push("Set-Cookie", setCookieValue(svc.name, server.id, svc.sessionPersistence.cookieTimeout, ctx.listener.protocol === "https"));
     }
-    const exchange = new UpstreamExchange(res, extra, (outcome) => {
+    const head = ctx.hostless ? `${ctx.head}host: ${net.isIPv6(server.address) ? `[${server.address}]` : server.address}:${server.port}\r\n` : ctx.head;
+    const exchange: Exchange = new Exchange(req, head, extra, this.limits, (outcome) => {
       up.untrack(server, exchange);
-      this.settle(ctx, server, body, outcome);
+      this.settle(ctx, server, outcome);
     });
     up.track(server, exchange);
-    const opts: Dispatcher.DispatchOptions = {
-      method: req.method as Dispatcher.HttpMethod,
-      path: ctx.path,
-      headers: ctx.headers,
-      body,
-      headersTimeout: this.limits.upstreamHeadersTimeoutMs,
-      bodyTimeout: this.limits.upstreamBodyTimeoutMs,
-    };
-    up.pool(server).dispatch(opts, exchange);
+    exchange.start(up.pool(server));
   }
 
-  private settle(ctx: RequestContext, server: ServerSnapshot, body: RequestBody | null, outcome: ExchangeOutcome): void {
-    const { listener, up, res } = ctx;
+  private settle(ctx: RequestContext, server: ServerSnapshot, outcome: ExchangeOutcome): void {
+    const { listener, up, req } = ctx;
     const name = up.service.name;
     switch (outcome.kind) {
       case "done":
@@ -240,31 +268,28 @@ export class HttpProxy {
     }
     const err = outcome.error as NodeJS.ErrnoException;
     const code = err.code ?? "";
-    if (code === "UND_ERR_INVALID_ARG") {
-      return this.finish(res, listener, name, server, 400, errorBodies.badRequest(err.message), ctx.startedAt, true);
-    }
     const retryable =
-      !res.headersSent &&
-      !body?.consumed &&
+      !req.headersSent &&
+      !req.bodyStarted &&
       code !== "BALLAST_DRAINED" &&
       code !== "BALLAST_SHUTDOWN" &&
-      (outcome.kind === "not-sent" || (body === null && IDEMPOTENT.has(ctx.req.method ?? "") && CONNECTION_ERRORS.has(code) && code !== "UND_ERR_CONNECT_TIMEOUT"));
+      (outcome.kind === "not-sent" || (!req.hasBody && IDEMPOTENT.has(req.method) && CONNECTION_ERRORS.has(code) && code !== "UND_ERR_CONNECT_TIMEOUT"));
     if (retryable) {
       this.log.warn({ service: name, server: serverLabel(server.address, server.port), err: errText(err) }, "server unreachable, trying another");
       ctx.excluded.add(server.key);
       const next = ctx.attempts < this.limits.maxAttempts ? up.picker.pickExcluding(ctx.clientIp, ctx.excluded) : undefined;
       if (next) return this.attempt(ctx, next, up.service.sessionPersistence?.type === "insert-cookie");
-      return this.finish(res, listener, name, server, 502, errorBodies.unreachable(name), ctx.startedAt);
+      return this.finish(req, listener, name, server, 502, errorBodies.unreachable(name), ctx.startedAt);
     }
     if (code === "UND_ERR_HEADERS_TIMEOUT") {
-      return this.finish(res, listener, name, server, 504, errorBodies.timeout(name, this.limits.upstreamHeadersTimeoutMs), ctx.startedAt);
+      return this.finish(req, listener, name, server, 504, errorBodies.timeout(name, this.limits.upstreamHeadersTimeoutMs), ctx.startedAt);
     }
-    if (code === "BALLAST_DRAINED") return this.finish(res, listener, name, server, 502, errorBodies.drained(name), ctx.startedAt);
-    if (code === "BALLAST_SHUTDOWN") return this.finish(res, listener, name, server, 503, "the balancer is shutting down", ctx.startedAt, true);
+    if (code === "BALLAST_DRAINED") return this.finish(req, listener, name, server, 502, errorBodies.drained(name), ctx.startedAt);
+    if (code === "BALLAST_SHUTDOWN") return this.finish(req, listener, name, server, 503, "the balancer is shutting down", ctx.startedAt, true);
     this.log.warn({ service: name, server: serverLabel(server.address, server.port), err: errText(err) }, "server failed before responding");
     const message = CONNECTION_ERRORS.has(code) ? errorBodies.upstreamFailed(name) : errorBodies.badResponse(name);
     // A client still sending a body the server never read would desync the connection: close it.
-    this.finish(res, listener, name, server, 502, message, ctx.startedAt, body !== null && !ctx.req.complete);
+    this.finish(req, listener, name, server, 502, message, ctx.startedAt, req.hasBody && !req.complete);
   }
 
   private noServer(ctx: RequestContext): void {
@@ -274,11 +299,11 @@ export class HttpProxy {
       this.lastNoServerWarning.set(name, now);
       this.log.warn({ service: name, listener: ctx.listener.name }, "no healthy server: answering 503");
     }
-    this.finish(ctx.res, ctx.listener, name, undefined, 503, errorBodies.noServer(name), ctx.startedAt);
+    this.finish(ctx.req, ctx.listener, name, undefined, 503, errorBodies.noServer(name), ctx.startedAt);
   }
 
-  private finish(res: ServerResponse, listener: ListenerSnapshot, service: string, server: ServerSnapshot | undefined, status: number, message: string, startedAt: number, close = false): void {
-    sendError(res, status, message, close);
+  private finish(req: Downstream, listener: ListenerSnapshot, service: string, server: ServerSnapshot | undefined, status: number, message: string, startedAt: number, close = false): void {
+    req.sendError(status, message, close);
     this.count(listener, service, server, status);
     this.metrics.observe(DURATION, DURATION_HELP, { listener: listener.name, service }, (performance.now() - startedAt) / 1000);
   }
@@ -293,10 +318,10 @@ export class HttpProxy {
   }
 }
 
-function forwardContext(req: IncomingMessage, listener: ListenerSnapshot, up: ServiceUpstreams): ForwardContext {
+function forwardContext(socket: Socket, listener: ListenerSnapshot, up: ServiceUpstreams): ForwardContext {
   return {
-    clientIp: plainIp(req.socket.remoteAddress),
-    localIp: plainIp(req.socket.localAddress),
+    clientIp: plainIp(socket.remoteAddress),
+    localIp: plainIp(socket.localAddress),
     listenerProtocol: listener.protocol === "https" ? "https" : "http",
     listenerPort: listener.port,
     forwarded: up.service.forwardedHeaders,

@@ -43,8 +43,8 @@ export class PrimaryRuntime implements TrafficRuntime {
     const health = new HealthManager({ log: opts.log.child({ component: "health" }), metrics });
     const backend: TrafficBackend =
       workers === 0
-        ? // Loaded only here: the engine pulls in undici (10 MB or more of RSS) that a primary with
-          // worker processes never uses (bench/README.md, memory).
+        ? // Loaded only here: a primary with worker processes never runs the engine, so it does not
+          // load it (bench/README.md, memory).
           new (require("./local-backend") as typeof import("./local-backend")).LocalBackend({ log: opts.log, host })
         : await WorkerPool.start({
             workers,

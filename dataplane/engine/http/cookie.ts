@@ -1,5 +1,3 @@
-import type { IncomingMessage } from "node:http";
-
 /**
  * Cookie insertion (SPEC §3). The balancer names the chosen server in a cookie:
  *
@@ -15,11 +13,18 @@ export function cookieName(service: string): string {
   return `BALLAST_${service}`;
 }
 
-/** The value of cookie `name` in the request's Cookie header(s), if present. */
-export function readCookie(req: IncomingMessage, name: string): string | undefined {
-  const header = req.headers.cookie;
-  if (!header) return undefined;
-  // Node joins several Cookie headers with "; ".
+/** The value of cookie `name` in the request's Cookie header(s) (flat raw header pairs), if present. */
+export function readCookie(raw: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    if (n.length !== 6 || n.toLowerCase() !== "cookie") continue;
+    const v = cookieIn(raw[i + 1]!, name);
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}
+
+function cookieIn(header: string, name: string): string | undefined {
   let from = 0;
   while (from < header.length) {
     const end = header.indexOf(";", from);

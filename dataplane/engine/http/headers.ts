@@ -1,10 +1,8 @@
-import type { IncomingMessage } from "node:http";
-
 /**
  * Header handling between client and server (RFC 9110 §7.6.1): hop-by-hop headers are dropped in
  * both directions, together with every header the `Connection` header names. The proxy then
- * frames each side itself: a request sent upstream carries Content-Length or (from undici, for a
- * streamed body of unknown length) Transfer-Encoding, never both.
+ * frames each side itself: a request sent upstream carries Content-Length or (a chunked body, whose
+ * length is unknown) `Transfer-Encoding: chunked`, never both.
  */
 
 /** Hop-by-hop headers of RFC 9110 §7.6.1, plus the non-standard `proxy-connection`. */
@@ -19,9 +17,9 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Headers never forwarded upstream besides hop-by-hop ones: `expect` (Node already answered
- * `100 Continue` to the client, and undici refuses the header), `content-length` (re-added once
- * by `requestHeaders`) and `host` (re-added once).
+ * Headers never forwarded upstream besides hop-by-hop ones: `expect` (the proxy already answered
+ * `100 Continue` to the client and streams the body), `content-length` (re-added once by
+ * `requestHeaders`) and `host` (re-added once).
  */
 const NOT_FORWARDED: ReadonlySet<string> = new Set(["expect", "content-length", "host"]);
 
@@ -49,15 +47,14 @@ export interface ForwardContext {
   readonly forwarded: readonly string[];
 }
 
-export type RequestHeaderResult = { ok: true; headers: string[] } | { ok: false; reason: string };
+export type RequestHeaderResult = { ok: true; headers: string[]; hasHost: boolean; clientIp: string } | { ok: false; reason: string };
 
 /**
  * The header list to send upstream, as a flat `[name, value, …]` array in the client's order and
  * case. Rejects (400) what an intermediary must not forward: more than one Host, or more than one
  * Content-Length (Node's parser refuses conflicting ones; identical repeats are refused here too).
  */
-export function requestHeaders(req: IncomingMessage, ctx: ForwardContext, extraConnectionHeaders?: readonly string[]): RequestHeaderResult {
-  const raw = req.rawHeaders;
+export function requestHeaders(raw: readonly string[], chunked: boolean, ctx: ForwardContext, extraConnectionHeaders?: readonly string[]): RequestHeaderResult {
   const dropped = connectionTokens(raw);
   const out: string[] = [];
   let host: string | undefined;
@@ -87,9 +84,10 @@ export function requestHeaders(req: IncomingMessage, ctx: ForwardContext, extraC
     out.push(name, value);
   }
   if (host !== undefined) out.push("host", host);
-  // A body framed by Transfer-Encoding is re-framed by undici (chunked); one framed by
-  // Content-Length keeps it. The client could not send both: Node's parser rejects that.
-  if (contentLength !== undefined && req.headers["transfer-encoding"] === undefined) out.push("content-length", contentLength);
+  // A body framed by Transfer-Encoding is re-framed chunked; one framed by Content-Length keeps it.
+  // The client could not send both: the parser rejects that.
+  if (chunked) out.push("transfer-encoding", "chunked");
+  else if (contentLength !== undefined) out.push("content-length", contentLength);
   out.push("x-forwarded-for", xff === undefined ? ctx.clientIp : `${xff}, ${ctx.clientIp}`);
   for (const h of ctx.forwarded) {
     switch (h) {
@@ -108,7 +106,7 @@ export function requestHeaders(req: IncomingMessage, ctx: ForwardContext, extraC
     }
   }
   if (extraConnectionHeaders) out.push(...extraConnectionHeaders);
-  return { ok: true, headers: out };
+  return { ok: true, headers: out, hasHost: host !== undefined, clientIp: ctx.clientIp };
 }
 
 /**

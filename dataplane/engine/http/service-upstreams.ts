@@ -1,29 +1,20 @@
-import net from "node:net";
-import type { Pool as UndiciPool } from "undici";
-
-/**
- * undici's Pool alone: the package index loads every dispatcher, fetch and the cache (29 MB of RSS
- * in a worker, measured); the Pool and what it needs take 16 MB. Same class, same behaviour.
- */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const Pool: typeof UndiciPool = require("undici/lib/dispatcher/pool");
-type Pool = UndiciPool;
 import type { ServerSnapshot, ServiceSnapshot } from "../../config/snapshot";
 import { serverLabel, type ServerHealth } from "../../health/health-state";
 import type { Logger } from "../../log";
 import type { Metrics } from "../../metrics";
 import type { Clock, TimerHandle } from "../clock";
+import { UpstreamPool as Pool } from "../h1/upstream";
 import { ServicePicker } from "../service-picker";
 import type { HttpLimits } from "./limits";
 
 /**
- * Everything one HTTP backend service needs in a worker: its picker, one keep-alive undici `Pool`
+ * Everything one HTTP backend service needs in a worker: its picker, one keep-alive `UpstreamPool`
  * per server, the requests in flight per server, and connection draining.
  *
  * Draining (SPEC §3): when a server leaves the service (removed, group swapped) or its weight goes
  * to 0, new requests stop going there at once (the picker no longer offers it) while requests in
  * flight continue for up to `connectionDrainTimeout`; whatever is still running then is aborted.
- * A removed server's pool is closed gracefully right away (undici lets running requests finish)
+ * A removed server's pool is closed gracefully right away (running requests finish)
  * and destroyed at the deadline. A server that comes back before the deadline stops draining.
  */
 
@@ -75,20 +66,16 @@ export class ServiceUpstreams {
   pool(server: ServerSnapshot): Pool {
     let pool = this.pools.get(server.key);
     if (!pool) {
-      const { limits } = this.deps;
-      const host = net.isIPv6(server.address) ? `[${server.address}]` : server.address;
-      pool = new Pool(`http://${host}:${server.port}`, {
-        connections: limits.maxConnectionsPerServer,
-        pipelining: 1,
-        keepAliveTimeout: limits.upstreamKeepAliveTimeoutMs,
-        headersTimeout: limits.upstreamHeadersTimeoutMs,
-        bodyTimeout: limits.upstreamBodyTimeoutMs,
-        connectTimeout: limits.upstreamConnectTimeoutMs,
-        strictContentLength: true,
-      });
+      pool = new Pool(server.address, server.port, this.deps.limits);
       this.pools.set(server.key, pool);
     }
     return pool;
+  }
+
+  /** Timeouts of every exchange and upstream connection of this service; `now` is performance.now(). */
+  sweep(now: number): void {
+    for (const p of this.pools.values()) p.sweep(now);
+    for (const p of this.retiring.keys()) p.sweep(now);
   }
 
   /** Counts a request/tunnel in flight to `server` (for wlc, stats and draining). */
@@ -119,7 +106,7 @@ export class ServiceUpstreams {
     const out: Record<string, { activeRequests: number; activeConnections: number }> = {};
     const keys = new Set([...this.svc.servers.map((s) => s.key), ...this.inflight.keys()]);
     for (const key of keys) {
-      out[key] = { activeRequests: this.inflight.get(key)?.size ?? 0, activeConnections: this.pools.get(key)?.stats.connected ?? 0 };
+      out[key] = { activeRequests: this.inflight.get(key)?.size ?? 0, activeConnections: this.pools.get(key)?.connected ?? 0 };
     }
     return out;
   }

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import type { ServerSnapshot } from "../../config/snapshot";
@@ -17,9 +16,9 @@ export interface TunnelOptions {
   readonly connectTimeoutMs: number;
 }
 
-/** Serializes a request head. Header values come from Node's parser, so they hold no CR/LF. */
-export function requestHead(req: IncomingMessage, headers: readonly string[]): string {
-  let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
+/** Serializes a request head. Header values come from the strict parser, so they hold no CR/LF. */
+export function requestHead(method: string, url: string, headers: readonly string[]): string {
+  let head = `${method} ${url} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return head + "\r\n";
 }
@@ -55,7 +54,8 @@ export function connectUpstream(server: ServerSnapshot, timeoutMs: number): Prom
  * side has closed the other gets `lingerMs` to finish. `onClose` runs once both are closed.
  */
 export function splice(
-  req: IncomingMessage,
+  method: string,
+  url: string,
   client: Duplex,
   head: Buffer,
   upstream: net.Socket,
@@ -64,7 +64,7 @@ export function splice(
   lingerMs = 5000,
 ): void {
   upstream.setNoDelay(true);
-  upstream.write(requestHead(req, headers));
+  upstream.write(requestHead(method, url, headers));
   if (head.length > 0) upstream.write(head);
   let open = 2;
   const destroyBoth = () => {

@@ -1,0 +1,514 @@
+import type { Socket } from "node:net";
+import { STATUS_TEXT, classifyClientError, rejectSocket } from "../http/errors";
+import type { HttpLimits } from "../http/limits";
+import { METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError } from "./parser";
+
+/**
+ * The client side of an HTTP/1.1 listener, on the raw socket (SPEC §3 hardening preserved):
+ *
+ * - llhttp in strict mode parses requests (see parser.ts); a refused request gets 400 (431 for a
+ *   head over `maxHeaderSize`) with a one-line body, the connection is closed, nothing is forwarded.
+ * - Pipelined requests are served one at a time, in order. While a request waits for its turn, or
+ *   the server it goes to cannot take its body faster, the socket is paused: at most one read
+ *   (64 KiB) is ever buffered per connection.
+ * - Timeouts, checked by the owner's sweep (`checkTimeouts`): the head must be complete within
+ *   `clientHeadersTimeoutMs` of the connection (or of the first byte of a later request), the whole
+ *   request within `clientRequestTimeoutMs` (408 and close); an idle keep-alive connection closes
+ *   after `clientKeepAliveTimeoutMs`.
+ * - `Expect: 100-continue` is answered `100 Continue` at once (the proxy streams the body); any
+ *   other expectation gets 417.
+ * - A response that ends before its request's body was read closes the connection afterwards (the
+ *   rest of that body is never parsed as a request).
+ */
+
+export interface DownstreamHandler {
+  request(req: Downstream): void;
+  upgrade(req: Downstream, socket: Socket, head: Buffer): void;
+  /** A request the parser refused (status) or a connection-level failure (status undefined). */
+  clientError(code: string, status: number | undefined): void;
+}
+
+export interface ConnectionOwner {
+  readonly limits: HttpLimits;
+  /** Whether the listener is closing: responses then carry `Connection: close`. */
+  closing(): boolean;
+  handler(): DownstreamHandler;
+  /** Called once the socket closed. */
+  closed(conn: ClientConnection): void;
+}
+
+const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/** How a response body is framed toward the client. */
+const enum Framing {
+  None,
+  Length,
+  Chunked,
+  Close,
+}
+
+const CRLF = "\r\n";
+const LAST_CHUNK = "0\r\n\r\n";
+
+/**
+ * One request from a client and the response to it. The proxy reads the request's head and body
+ * from it and writes the response through it; only the connection's current request writes.
+ */
+export class Downstream {
+  readonly method: string;
+  readonly url: string;
+  readonly versionMinor: number;
+  readonly rawHeaders: string[];
+  readonly chunked: boolean;
+  /** Declared Content-Length, -1 when absent. */
+  readonly contentLength: number;
+  keepAlive: boolean;
+  /** Whether the whole request (head and body) has been parsed. */
+  complete = false;
+  /** Whether the response head has been written. */
+  headersSent = false;
+  /** Whether the response is complete (or the connection was destroyed). */
+  finished = false;
+  /** Body chunks parsed before a consumer attached (bounded: the socket is paused meanwhile). */
+  private pending: Buffer[] = [];
+  private bodySink: ((chunk: Buffer) => void) | undefined;
+  private bodyEnd: (() => void) | undefined;
+  private framing = Framing.None;
+  private onGone: (() => void) | undefined;
+
+  constructor(
+    readonly conn: ClientConnection,
+    versionMinor: number,
+    method: string,
+    url: string,
+    raw: string[],
+    keepAlive: boolean,
+  ) {
+    this.versionMinor = versionMinor;
+    this.method = method;
+    this.url = url;
+    this.rawHeaders = raw;
+    this.keepAlive = keepAlive;
+    let chunked = false;
+    let cl = -1;
+    for (let i = 0; i < raw.length; i += 2) {
+      const n = raw[i]!;
+      if (n.length === 17 && n.toLowerCase() === "transfer-encoding") chunked = true;
+      else if (n.length === 14 && n.toLowerCase() === "content-length") cl = Number(raw[i + 1]);
+    }
+    this.chunked = chunked;
+    this.contentLength = cl;
+  }
+
+  get socket(): Socket {
+    return this.conn.socket;
+  }
+
+  /** Whether the request has a body to stream (Content-Length > 0 or Transfer-Encoding). */
+  get hasBody(): boolean {
+    return this.chunked || this.contentLength > 0;
+  }
+
+  header(lowerName: string): string | undefined {
+    return headerValue(this.rawHeaders, lowerName);
+  }
+
+  /** Whether any body byte has been handed to a consumer. */
+  bodyStarted = false;
+
+  /**
+   * Streams the body to `sink` (buffered chunks first), then `end`. The client is paused whenever
+   * `sink`'s target is full: call `pauseBody`/`resumeBody`. Replaces any earlier consumer.
+   */
+  readBody(sink: (chunk: Buffer) => void, end: () => void): void {
+    this.bodySink = sink;
+    this.bodyEnd = end;
+    const pending = this.pending;
+    this.pending = [];
+    for (const c of pending) {
+      this.bodyStarted = true;
+      sink(c);
+    }
+    if (this.complete) end();
+    else this.conn.resumeFor(this);
+  }
+
+  /** Stops passing body chunks (a failed attempt); later chunks are buffered again. */
+  detachBody(): void {
+    this.bodySink = undefined;
+    this.bodyEnd = undefined;
+  }
+
+  pauseBody(): void {
+    this.conn.pauseFor(this);
+  }
+
+  resumeBody(): void {
+    this.conn.resumeFor(this);
+  }
+
+  /** Called by the connection's parser. */
+  pushBody(chunk: Buffer): void {
+    if (this.finished) return;
+    if (this.bodySink) {
+      this.bodyStarted = true;
+      this.bodySink(chunk);
+    } else {
+      this.pending.push(chunk);
+      this.conn.pauseFor(this);
+    }
+  }
+
+  endBody(): void {
+    this.complete = true;
+    const end = this.bodyEnd;
+    this.bodyEnd = undefined;
+    if (end) end();
+  }
+
+  /** Runs `fn` once if the client goes away before the response is complete. */
+  onClientGone(fn: (() => void) | undefined): void {
+    this.onGone = fn;
+  }
+
+  /** @internal the connection closed under this request. */
+  gone(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const fn = this.onGone;
+    this.onGone = undefined;
+    if (fn) fn();
+  }
+
+  /**
+   * Writes the status line and headers. `headers` are flat pairs already filtered (no hop-by-hop);
+   * `length` is the body's length when known (a Content-Length is among `headers`), -1 otherwise.
+   */
+  writeHead(status: number, reason: string, headers: readonly string[], length: number): void {
+    if (this.finished) return;
+    let head = `HTTP/1.1 ${status} ${reason}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    if (this.method === "HEAD" || status === 204 || status === 304 || status < 200) this.framing = Framing.None;
+    else if (length >= 0) this.framing = Framing.Length;
+    else if (this.versionMinor >= 1) {
+      this.framing = Framing.Chunked;
+      head += "Transfer-Encoding: chunked\r\n";
+    } else {
+      this.framing = Framing.Close;
+      this.keepAlive = false;
+    }
+    if (!this.keepAlive || this.conn.closingSoon()) {
+      this.keepAlive = false;
+      head += "Connection: close\r\n";
+    } else if (this.versionMinor === 0) head += "Connection: keep-alive\r\n";
+    this.headersSent = true;
+    this.conn.socket.write(head + CRLF, "latin1");
+  }
+
+  /** Writes a body chunk; false when the client's buffer is full (wait for `onDrain`). */
+  write(chunk: Buffer): boolean {
+    if (this.finished || chunk.length === 0) return true;
+    const s = this.conn.socket;
+    switch (this.framing) {
+      case Framing.None:
+        return true;
+      case Framing.Chunked:
+        s.write(chunk.length.toString(16) + CRLF, "latin1");
+        s.write(chunk);
+        return s.write(CRLF, "latin1");
+      default:
+        return s.write(chunk);
+    }
+  }
+
+  onDrain(fn: () => void): void {
+    this.conn.socket.once("drain", fn);
+  }
+
+  /** Completes the response; the connection goes on with the next request (or closes). */
+  end(): void {
+    if (this.finished) return;
+    if (this.framing === Framing.Chunked) this.conn.socket.write(LAST_CHUNK, "latin1");
+    this.finished = true;
+    this.onGone = undefined;
+    this.conn.responded(this);
+  }
+
+  /** Answers `status` with a one-line body, unless the response has started (then cuts the client). */
+  sendError(status: number, message: string, close = false): void {
+    if (this.finished) return;
+    if (this.headersSent) return this.destroy();
+    if (close) this.keepAlive = false;
+    const body = `${message}\n`;
+    const headers = ["Content-Type", "text/plain; charset=utf-8", "Content-Length", String(Buffer.byteLength(body)), "Cache-Control", "no-store"];
+    const method = this.method;
+    this.writeHead(status, STATUS_TEXT[status] ?? "Error", headers, Buffer.byteLength(body));
+    if (method !== "HEAD") this.conn.socket.write(body);
+    this.end();
+  }
+
+  /** Cuts the client connection (a truncated response). */
+  destroy(): void {
+    this.finished = true;
+    this.onGone = undefined;
+    this.conn.socket.destroy();
+  }
+}
+
+
+/** One client connection: parses requests, serves them in order, enforces the client timeouts. */
+export class ClientConnection {
+  readonly socket: Socket;
+  private readonly owner: ConnectionOwner;
+  private parser: HttpParser | undefined;
+  /** Requests parsed and not yet answered; the first is being served. */
+  private readonly queue: Downstream[] = [];
+  /** The request whose body the parser is reading. */
+  private parsing: Downstream | undefined;
+  private partHeaders: string[] = [];
+  private partUrl = "";
+  private pauses = 0;
+  private pausedFor = new Set<Downstream>();
+  /** When the head being parsed started (ms, performance.now()); -1 while no head is in progress. */
+  private headSince: number;
+  /** When the request being parsed started; -1 once its body is complete. */
+  private requestSince = -1;
+  /** When the connection went idle between requests; -1 while busy. */
+  private idleSince = -1;
+  private upgrading: Downstream | undefined;
+  private dead = false;
+  private executing = false;
+
+  constructor(socket: Socket, owner: ConnectionOwner) {
+    this.socket = socket;
+    this.owner = owner;
+    this.headSince = performance.now();
+    socket.setNoDelay(true);
+    this.parser = createParser(REQUEST, owner.limits.maxHeaderSize, {
+      onMessageBegin: this.onMessageBegin,
+      onHeaders: this.onHeaders,
+      onHeadersComplete: this.onHeadersComplete,
+      onBody: this.onBody,
+      onMessageComplete: this.onMessageComplete,
+    });
+    socket.on("data", this.onData);
+    socket.on("error", this.onError);
+    socket.on("end", this.onEnd);
+    socket.once("close", this.onClose);
+  }
+
+  /** Idle between requests (no request parsed or in service). */
+  get idle(): boolean {
+    return this.queue.length === 0 && this.headSince < 0 && this.requestSince < 0;
+  }
+
+  closingSoon(): boolean {
+    return this.owner.closing();
+  }
+
+  /** Closes the connection if nothing is in progress (listener closing); busy ones close after their response. */
+  closeIfIdle(): void {
+    if (this.queue.length === 0 && this.requestSince < 0) this.socket.destroy();
+  }
+
+  /** Applies the client timeouts; `now` is performance.now(). */
+  checkTimeouts(now: number): void {
+    if (this.dead) return;
+    const l = this.owner.limits;
+    if (this.headSince >= 0 && now - this.headSince >= l.clientHeadersTimeoutMs) return this.timeout();
+    if (this.requestSince >= 0 && l.clientRequestTimeoutMs > 0 && now - this.requestSince >= l.clientRequestTimeoutMs) return this.timeout();
+    if (this.idleSince >= 0 && this.queue.length === 0 && now - this.idleSince >= l.clientKeepAliveTimeoutMs) this.socket.destroy();
+  }
+
+  /** Answers 408 unless a response has started, then closes. */
+  private timeout(): void {
+    const cur = this.queue[0];
+    this.owner.handler().clientError("ERR_HTTP_REQUEST_TIMEOUT", 408);
+    if (cur?.headersSent) return void this.socket.destroy();
+    this.failWith(408, "request timeout: the request was not received in time");
+  }
+
+  pauseFor(req: Downstream): void {
+    if (this.pausedFor.has(req)) return;
+    this.pausedFor.add(req);
+    if (this.pauses++ === 0) this.socket.pause();
+  }
+
+  resumeFor(req: Downstream): void {
+    if (!this.pausedFor.delete(req)) return;
+    if (--this.pauses === 0 && !this.dead) this.socket.resume();
+  }
+
+  /** The current request's response is complete: next request, or close. */
+  responded(req: Downstream): void {
+    if (this.queue[0] !== req) return;
+    this.queue.shift();
+    this.resumeFor(req);
+    if (!req.keepAlive || !req.complete || this.owner.closing()) {
+      // Not keep-alive, or the rest of its body would have to be read first: close after the write.
+      this.dead = true;
+      this.socket.end();
+      return;
+    }
+    const next = this.queue[0];
+    if (next) return void this.owner.handler().request(next);
+    if (this.requestSince < 0 && this.headSince < 0) this.idleSince = performance.now();
+  }
+
+  private readonly onData = (data: Buffer): void => {
+    const parser = this.parser;
+    if (!parser || this.dead) return;
+    this.idleSince = -1;
+    if (this.headSince < 0 && this.requestSince < 0) this.headSince = performance.now();
+    this.executing = true;
+    this.socket.cork();
+    const ret = parser.execute(data);
+    this.executing = false;
+    if (typeof ret !== "number") {
+      this.socket.uncork();
+      return this.parseError(ret);
+    }
+    const up = this.upgrading;
+    if (up) {
+      this.upgrading = undefined;
+      this.detach();
+      this.socket.uncork();
+      return this.owner.handler().upgrade(up, this.socket, ret < data.length ? data.subarray(ret) : Buffer.alloc(0));
+    }
+    // More than one request waiting: stop reading until they are answered.
+    if (this.queue.length > 1) this.pauseFor(this.queue[this.queue.length - 1]!);
+    this.socket.uncork();
+  };
+
+  private readonly onMessageBegin = (): void => {
+    const now = performance.now();
+    if (this.headSince < 0) this.headSince = now;
+    this.requestSince = this.headSince;
+    this.idleSince = -1;
+  };
+
+  private readonly onHeaders = (headers: string[], url: string): void => {
+    for (const h of headers) this.partHeaders.push(h);
+    this.partUrl += url;
+  };
+
+  private readonly onHeadersComplete = (
+    _major: number,
+    minor: number,
+    headers: string[] | undefined,
+    method: number | undefined,
+    url: string | undefined,
+    _status: number | undefined,
+    _reason: string | undefined,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number => {
+    this.headSince = -1;
+    if (this.dead) return 0;
+    let raw = headers;
+    if (this.partHeaders.length > 0) {
+      raw = headers ? this.partHeaders.concat(headers) : this.partHeaders;
+      this.partHeaders = [];
+    }
+    let target = url;
+    if (this.partUrl) {
+      target = this.partUrl + (url ?? "");
+      this.partUrl = "";
+    }
+    const req = new Downstream(this, minor, METHODS[method ?? -1] ?? "GET", target ?? "", raw ?? [], keepAlive);
+    if (upgrade) {
+      if (req.method === "CONNECT") {
+        this.failWith(405, "method not allowed: CONNECT is not supported");
+        return 0;
+      }
+      this.upgrading = req;
+      return 0;
+    }
+    const expect = req.header("expect");
+    if (expect !== undefined) {
+      if (expect.toLowerCase() !== "100-continue") {
+        this.failWith(417, "expectation failed: only 100-continue is supported");
+        return 0;
+      }
+      if (minor >= 1 && this.queue.length === 0) this.socket.write(CONTINUE, "latin1");
+    }
+    this.parsing = req;
+    this.queue.push(req);
+    if (this.queue.length === 1) this.owner.handler().request(req);
+    return 0;
+  };
+
+  private readonly onBody = (chunk: Buffer): void => {
+    this.parsing?.pushBody(chunk);
+  };
+
+  private readonly onMessageComplete = (): void => {
+    const req = this.parsing;
+    this.parsing = undefined;
+    this.requestSince = -1;
+    if (req) req.endBody();
+    if (this.queue.length === 0 && this.headSince < 0) this.idleSince = performance.now();
+  };
+
+  private parseError(err: ParseError): void {
+    const verdict = classifyClientError(err);
+    this.owner.handler().clientError(err.code ?? "unknown", verdict?.status);
+    if (!verdict) return void this.socket.destroy();
+    const cur = this.queue[0];
+    if (cur?.headersSent) return void this.socket.destroy();
+    this.failWith(verdict.status, verdict.message);
+  }
+
+  /** Ends the connection with a raw error response; requests in flight are abandoned. */
+  private failWith(status: number, message: string): void {
+    this.dead = true;
+    for (const r of this.queue) r.gone();
+    this.queue.length = 0;
+    this.detach();
+    rejectSocket(this.socket, status, message);
+  }
+
+  /** Stops parsing (upgrade handed the socket over, or the connection is ending). */
+  private detach(): void {
+    this.socket.off("data", this.onData);
+    this.socket.off("end", this.onEnd);
+    this.headSince = -1;
+    this.requestSince = -1;
+    this.idleSince = -1;
+    this.owner.closed(this);
+    const p = this.parser;
+    this.parser = undefined;
+    if (p && !this.executing) freeParser(p);
+    else if (p) queueMicrotask(() => freeParser(p));
+  }
+
+  private readonly onError = (): void => {
+    this.owner.handler().clientError("ECONNRESET", undefined);
+    this.socket.destroy();
+  };
+
+  /**
+   * The client closed its side. Like nginx (499) and node:http (unless `httpAllowHalfOpen`), a
+   * request in progress counts as abandoned: it is aborted upstream and the connection closes.
+   */
+  private readonly onEnd = (): void => {
+    if (this.queue.length === 0 && !(this.headSince >= 0 && this.requestSince >= 0)) return void this.socket.end();
+    this.socket.destroy();
+  };
+
+  private readonly onClose = (): void => {
+    this.dead = true;
+    for (const r of this.queue) r.gone();
+    this.queue.length = 0;
+    if (this.parsing && !this.parsing.complete) this.parsing.gone();
+    this.parsing = undefined;
+    this.socket.off("data", this.onData);
+    if (this.parser) {
+      const p = this.parser;
+      this.parser = undefined;
+      this.owner.closed(this);
+      if (!this.executing) freeParser(p);
+      else queueMicrotask(() => freeParser(p));
+    }
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Node's own HTTP/1 parser (llhttp, in C++), used directly instead of through node:http.
+ *
+ * node:http wraps every request in an IncomingMessage and a ServerResponse (two streams, header
+ * objects, a writable queue) and undici parses responses with llhttp compiled to wasm; together
+ * that was three quarters of a worker's CPU per proxied request (docs/benchmarks.md). The parser
+ * node:http uses is reachable as `_http_common.HTTPParser`: the same strict llhttp (no lenient
+ * flags: Content-Length with Transfer-Encoding, repeated Content-Length, bare LF, obs-fold and
+ * control characters are refused), the same header size limit, with none of the objects around it.
+ */
+
+export interface ParserCallbacks {
+  /** Headers of a head larger than one read arrive in parts before `onHeadersComplete`. */
+  onHeaders?(headers: string[], url: string): void;
+  /**
+   * The head is complete. `headers` and `url` are empty when they arrived through `onHeaders`.
+   * Return 1 to tell a response parser that this message has no body (HEAD, 1xx).
+   */
+  onHeadersComplete(
+    versionMajor: number,
+    versionMinor: number,
+    headers: string[] | undefined,
+    method: number | undefined,
+    url: string | undefined,
+    statusCode: number | undefined,
+    statusMessage: string | undefined,
+    upgrade: boolean,
+    shouldKeepAlive: boolean,
+  ): number | void;
+  onBody(chunk: Buffer): void;
+  onMessageComplete(): void;
+  onMessageBegin?(): void;
+}
+
+export interface HttpParser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenientFlags: number): void;
+  /** Bytes consumed, or an Error with `code` (HPE_*), `reason` and `bytesParsed`. */
+  execute(data: Buffer): number | ParseError;
+  /** Ends a message delimited by the connection closing; an Error if a message was cut short. */
+  finish(): number | ParseError | undefined;
+  close(): void;
+  free(): void;
+  remove(): void;
+  [key: number]: unknown;
+}
+
+export interface ParseError extends Error {
+  code: string;
+  reason?: string;
+  bytesParsed?: number;
+}
+
+interface HttpCommon {
+  HTTPParser: {
+    new (): HttpParser;
+    REQUEST: number;
+    RESPONSE: number;
+    kOnMessageBegin: number;
+    kOnHeaders: number;
+    kOnHeadersComplete: number;
+    kOnBody: number;
+    kOnMessageComplete: number;
+    kOnExecute: number;
+    kLenientNone?: number;
+  };
+  methods: string[];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const common: HttpCommon = require("_http_common");
+const { HTTPParser } = common;
+
+/** Method names by llhttp's method number. */
+export const METHODS: readonly string[] = common.methods;
+export const REQUEST = HTTPParser.REQUEST;
+export const RESPONSE = HTTPParser.RESPONSE;
+
+/** A strict parser of `type` (REQUEST or RESPONSE) calling `cb`. */
+export function createParser(type: number, maxHeaderSize: number, cb: ParserCallbacks): HttpParser {
+  const p = new HTTPParser();
+  p.initialize(type, {}, maxHeaderSize, HTTPParser.kLenientNone ?? 0);
+  p[HTTPParser.kOnHeaders] = cb.onHeaders ?? noop;
+  p[HTTPParser.kOnHeadersComplete] = cb.onHeadersComplete;
+  p[HTTPParser.kOnBody] = cb.onBody;
+  p[HTTPParser.kOnMessageComplete] = cb.onMessageComplete;
+  p[HTTPParser.kOnMessageBegin] = cb.onMessageBegin ?? noop;
+  p[HTTPParser.kOnExecute] = noop;
+  return p;
+}
+
+function noop(): void {}
+
+/** Releases a parser's native memory (after its socket closed; never during `execute`). */
+export function freeParser(p: HttpParser): void {
+  try {
+    p.remove();
+    p.free();
+  } catch {
+    // already freed
+  }
+}
+
+/** Lower-case header name lookup over a flat `[name, value, …]` list (first match). */
+export function headerValue(raw: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    if (n.length === lowerName.length && n.toLowerCase() === lowerName) return raw[i + 1];
+  }
+  return undefined;
+}
