@@ -19,7 +19,7 @@ import { startBallast } from "./lib/ballast.mjs";
 import { ensureDebian, ensurePeers, REPO_DIR, versions } from "./lib/install.mjs";
 import { loadRun, loadRunPerProcess, rssWithIdleClients, stickyCookie, trafficShift } from "./lib/measure.mjs";
 import { startNginxOrigin, startNodeOrigin } from "./lib/origin.mjs";
-import { startFastifyProxy, startHaproxy, startNetPipe, startNginx, startNodeHttpProxy, startUndiciProxy } from "./lib/peers.mjs";
+import { startFastifyProxy, startHaproxy, startNetPipe, startNginx, startNodeHttpProxy, startUndiciProxy, startRawProxy } from "./lib/peers.mjs";
 import { assertPortsFree, pinSelf, processTree, rss, run as runCmd, sleep } from "./lib/proc.mjs";
 import { renderReport, writeBetweenMarkers } from "./lib/report.mjs";
 
@@ -80,6 +80,7 @@ const PEERS = [
     ? [{ id: "ballast-b", label: `Ballast B: ${opt["label-b"] ?? opt["dist-b"]} (1 worker + primary)`, start: (o) => startBallast({ ...o, workers: 1, dist: path.resolve(opt["dist-b"]), kinds: ["http", "cookie", "g100", "tcp"] }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true }]
     : []),
   { id: "undici", label: "node:http + undici Pool (minimal reference)", start: startUndiciProxy, scenarios: ["http64-c64", "http64-c16", "http16k-c64"], memory: true, smoke: true },
+  { id: "raw", label: "net sockets, hand-written HTTP/1.1 (minimal reference)", start: startRawProxy, scenarios: ["http64-c64", "http64-c16", "http16k-c64"], memory: true, smoke: true },
   { id: "nhp", label: "node-http-proxy", start: startNodeHttpProxy, scenarios: ["http64-c64", "http64-c16", "http16k-c64"], memory: true },
   { id: "fastify", label: "@fastify/http-proxy", start: startFastifyProxy, scenarios: ["http64-c64", "http64-c16", "http16k-c64"], memory: true },
   { id: "netpipe", label: "Node net pipe", start: startNetPipe, scenarios: TCP_SCENARIOS, smoke: true },

@@ -173,6 +173,7 @@ async function startNodePeer(script, { base, cpus, origin, kinds }) {
 export const startNodeHttpProxy = (o) => startNodePeer("node-http-proxy.mjs", { ...o, kinds: ["http"] });
 export const startFastifyProxy = (o) => startNodePeer("fastify-proxy.mjs", { ...o, kinds: ["http"] });
 export const startUndiciProxy = (o) => startNodePeer("undici-proxy.mjs", { ...o, kinds: ["http"] });
+export const startRawProxy = (o) => startNodePeer("raw-proxy.mjs", { ...o, kinds: ["http"] });
 export const startNetPipe = (o) => startNodePeer("net-pipe.mjs", { ...o, kinds: ["tcp"] });
 
 /** The version of a Node peer package as installed in bench/.peers. */
