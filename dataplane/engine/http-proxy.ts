@@ -6,12 +6,12 @@ import type { Metrics } from "../metrics";
 import type { Clock } from "./clock";
 import { cookieName, readCookie, setCookieValue } from "./http/cookie";
 import { ClientConnection, type ConnectionOwner, type Downstream } from "./h1/downstream";
-import { Exchange, type ExchangeOutcome } from "./h1/upstream";
+import { Exchange, IDEMPOTENT, type ExchangeOutcome } from "./h1/upstream";
 import { errorBodies, rejectSocket } from "./http/errors";
 import { plainIp, requestHeaders, type ForwardContext } from "./http/headers";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./http/limits";
 import { ServiceUpstreams, type InFlight } from "./http/service-upstreams";
-import { connectUpstream, splice } from "./http/tunnel";
+import { connectUpstream, requestLines, splice } from "./http/tunnel";
 
 /**
  * The request handler of HTTP and HTTPS listeners (one HttpProxy per worker, shared by all of
@@ -41,8 +41,6 @@ const REQUESTS_HELP = "HTTP requests answered, by listener, service, server (emp
 const DURATION = "ballast_http_request_duration_seconds";
 const DURATION_HELP = "Time from request to the last byte of the response, by listener and service.";
 
-/** Methods safe to send again to another server after a connection was lost without a response. */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 /** Errors that mean the connection failed (as opposed to a timeout or a bad response). */
 const CONNECTION_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CLOSED", "UND_ERR_DESTROYED"]);
 
@@ -180,9 +178,7 @@ export class HttpProxy {
     }
     const path = requestPath(req.url);
     if (path === undefined) return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest("invalid request target"), startedAt, true);
-    let head = `${req.method} ${path} HTTP/1.1\r\n`;
-    const h = hdr.headers;
-    for (let i = 0; i < h.length; i += 2) head += `${h[i]}: ${h[i + 1]}\r\n`;
+    const head = requestLines(req.method, path, hdr.headers);
     const ctx: RequestContext = { req, listener, up, clientIp: hdr.clientIp, head, hostless: !hdr.hasHost, startedAt, excluded: new Set(), attempts: 0 };
     const { server, setCookie } = this.choose(req, up, hdr.clientIp);
     if (!server) return this.noServer(ctx);

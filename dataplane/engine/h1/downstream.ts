@@ -475,11 +475,17 @@ export class ClientConnection {
     this.headSince = -1;
     this.requestSince = -1;
     this.idleSince = -1;
-    this.owner.closed(this);
+    this.releaseParser();
+  }
+
+  /** Frees the parser once (deferred while it is executing) and leaves the owner's sweep. */
+  private releaseParser(): void {
     const p = this.parser;
+    if (!p) return;
     this.parser = undefined;
-    if (p && !this.executing) freeParser(p);
-    else if (p) queueMicrotask(() => freeParser(p));
+    this.owner.closed(this);
+    if (!this.executing) freeParser(p);
+    else queueMicrotask(() => freeParser(p));
   }
 
   private readonly onError = (): void => {
@@ -503,12 +509,6 @@ export class ClientConnection {
     if (this.parsing && !this.parsing.complete) this.parsing.gone();
     this.parsing = undefined;
     this.socket.off("data", this.onData);
-    if (this.parser) {
-      const p = this.parser;
-      this.parser = undefined;
-      this.owner.closed(this);
-      if (!this.executing) freeParser(p);
-      else queueMicrotask(() => freeParser(p));
-    }
+    this.releaseParser();
   };
 }

@@ -42,8 +42,11 @@ const enum Read {
 }
 const CRLF = "\r\n";
 const LAST_CHUNK = "0\r\n\r\n";
-/** Methods sent again on a fresh connection when a reused keep-alive connection turned out closed. */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+/**
+ * Methods safe to send again after a connection was lost without a response: on a fresh connection
+ * to the same server (a reused keep-alive connection the server had closed) or to another server.
+ */
+export const IDEMPOTENT: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 function coded(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });

@@ -1,4 +1,3 @@
-import type { ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 
 /**
@@ -29,25 +28,7 @@ export const errorBodies = {
   badRequest: (reason: string) => `bad request: ${reason}`,
 } as const;
 
-/** Answers `status` with a one-line body, unless the response has already started. */
-export function sendError(res: ServerResponse, status: number, message: string, close = false): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  const body = `${message}\n`;
-  const headers: Record<string, string | number> = {
-    "content-type": "text/plain; charset=utf-8",
-    "content-length": Buffer.byteLength(body),
-    "cache-control": "no-store",
-  };
-  if (close) headers.connection = "close";
-  res.writeHead(status, headers);
-  res.end(body);
-  if (close) res.once("finish", () => res.socket?.destroySoon?.());
-}
-
-/** A complete raw HTTP/1.1 error response, for sockets outside a ServerResponse (client errors, upgrades). */
+/** A complete raw HTTP/1.1 error response, for sockets outside a request (parse errors, timeouts, upgrades). */
 export function rawError(status: number, message: string): string {
   const body = `${message}\n`;
   return (

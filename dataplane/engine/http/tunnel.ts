@@ -16,11 +16,14 @@ export interface TunnelOptions {
   readonly connectTimeoutMs: number;
 }
 
-/** Serializes a request head. Header values come from the strict parser, so they hold no CR/LF. */
-export function requestHead(method: string, url: string, headers: readonly string[]): string {
+/**
+ * The request line and header lines, without the empty line that ends a head (a caller may still
+ * add a header). Header values come from the strict parser, so they hold no CR/LF.
+ */
+export function requestLines(method: string, url: string, headers: readonly string[]): string {
   let head = `${method} ${url} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return head + "\r\n";
+  return head;
 }
 
 /**
@@ -64,7 +67,7 @@ export function splice(
   lingerMs = 5000,
 ): void {
   upstream.setNoDelay(true);
-  upstream.write(requestHead(method, url, headers));
+  upstream.write(requestLines(method, url, headers) + "\r\n");
   if (head.length > 0) upstream.write(head);
   let open = 2;
   const destroyBoth = () => {
