@@ -2,16 +2,20 @@
 //
 //   node bench/profile.mjs [--scenario http64-c64|http16k-c64|cookie-c64|g100-c64|tcp-http-c64|tcp-bulk-c8]
 //                          [--seconds 10] [--workers 0] [--port-base 27000] [--out-dir bench/.results/profile-<date>]
+//                          [--peer raw|undici|node-http-proxy|fastify]
 //
 // Runs the nginx origin and wrk on CPU 0 and Ballast (`node --cpu-prof`) on CPU 1, then prints the
 // functions with the most self time and writes, per profiled process, the .cpuprofile (open it in
 // Chrome DevTools or speedscope.app) and a folded-stack file (`flamegraph.pl x.folded > x.svg`).
 // Default BALLAST_WORKERS=0 so that the one process profiled is the one carrying the traffic.
+// `--peer` profiles one of the Node reference peers instead (HTTP scenarios), to compare where the
+// same work goes in a proxy that does less.
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { startBallast } from "./lib/ballast.mjs";
+import { startFastifyProxy, startNodeHttpProxy, startRawProxy, startUndiciProxy } from "./lib/peers.mjs";
 import { ensureDebian, REPO_DIR } from "./lib/install.mjs";
 import { loadRun, stickyCookie } from "./lib/measure.mjs";
 import { startNginxOrigin } from "./lib/origin.mjs";
@@ -33,6 +37,7 @@ const { values: opt } = parseArgs({
     workers: { type: "string", default: "0" },
     "port-base": { type: "string", default: "27000" },
     "out-dir": { type: "string" },
+    peer: { type: "string" },
   },
 });
 const scenario = SCENARIOS[opt.scenario];
@@ -81,14 +86,18 @@ async function main() {
   const originSrv = await startNginxOrigin({ dir: path.join(dir, "origin"), ports: origin.http, cpus: "0" });
   let ballast;
   try {
-    ballast = await startBallast({
+    const PEERS = { raw: startRawProxy, undici: startUndiciProxy, "node-http-proxy": startNodeHttpProxy, fastify: startFastifyProxy };
+    const startPeer = opt.peer ? PEERS[opt.peer] : undefined;
+    if (opt.peer && (!startPeer || scenario.port !== "http")) throw new Error(`--peer: one of ${Object.keys(PEERS).join(", ")}, with a plain HTTP scenario`);
+    const nodeArgs = ["--cpu-prof", `--cpu-prof-dir=${profDir}`];
+    ballast = startPeer ? await startPeer({ base: base + 200, cpus: "1", origin, nodeArgs }) : await startBallast({
       dir: path.join(dir, "ballast"),
       base: base + 200,
       cpus: "1",
       origin,
       workers: Number(opt.workers),
       kinds: [scenario.port],
-      nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profDir}`],
+      nodeArgs,
     });
     const url = `http://127.0.0.1:${ballast.ports[scenario.port]}${scenario.path}`;
     const headers = scenario.cookie ? [await stickyCookie(url)] : [];

@@ -161,11 +161,11 @@ function haproxyCommand(sock, command) {
  * A Node proxy from bench/peers/<script>: `node <script> <port> <upstream ports> <peer modules dir>`,
  * printing "listening" when ready.
  */
-async function startNodePeer(script, { base, cpus, origin, kinds }) {
+async function startNodePeer(script, { base, cpus, origin, kinds, nodeArgs = [] }) {
   const ports = portsOf(base, kinds);
   const front = JSON.stringify(ports);
   const upstreams = JSON.stringify(origin);
-  const child = spawnPinned(cpus, process.execPath, [path.join(PEER_SCRIPTS, script), front, upstreams, PEERS_DIR]);
+  const child = spawnPinned(cpus, process.execPath, [...nodeArgs, path.join(PEER_SCRIPTS, script), front, upstreams, PEERS_DIR]);
   await waitAll(ports, child);
   return { pid: child.pid, ports, child, stop: () => stopChild(child) };
 }

@@ -17,3 +17,6 @@ app.register(proxy, {
 });
 await app.listen({ port, host: "127.0.0.1", backlog: 4096 });
 console.log("listening");
+
+// Exit on SIGTERM through process.exit, so that `--cpu-prof` (bench/profile.mjs --peer) writes its profile.
+process.on("SIGTERM", () => process.exit(0));

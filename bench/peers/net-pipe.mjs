@@ -13,3 +13,6 @@ const server = net.createServer((client) => {
   upstream.on("error", () => client.destroy());
 });
 server.listen(port, "127.0.0.1", 4096, () => console.log("listening"));
+
+// Exit on SIGTERM through process.exit, so that `--cpu-prof` (bench/profile.mjs --peer) writes its profile.
+process.on("SIGTERM", () => process.exit(0));

@@ -18,3 +18,6 @@ proxy.on("error", (_err, _req, res) => {
 const server = http.createServer((req, res) => proxy.web(req, res));
 server.keepAliveTimeout = 300_000;
 server.listen(port, "127.0.0.1", 4096, () => console.log("listening"));
+
+// Exit on SIGTERM through process.exit, so that `--cpu-prof` (bench/profile.mjs --peer) writes its profile.
+process.on("SIGTERM", () => process.exit(0));
