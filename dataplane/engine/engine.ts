@@ -8,6 +8,7 @@ import { ListenError } from "../runtime/traffic-runtime";
 import { systemClock, type Clock } from "./clock";
 import type { ClientConnection, DownstreamHandler } from "./h1/downstream";
 import { HttpProxy } from "./http-proxy";
+import { SlotList } from "./slot-list";
 import type { HttpLimits } from "./http/limits";
 import { TcpProxy, type TcpProxyOptions } from "./tcp-proxy";
 
@@ -55,7 +56,7 @@ interface ListenerState {
   gate: Promise<boolean> | undefined;
   closed: boolean;
   /** Open client connections of an HTTP/HTTPS listener. */
-  readonly clients: Set<ClientConnection>;
+  readonly clients: SlotList<ClientConnection>;
 }
 
 const CLIENT_ERRORS = "ballast_http_client_errors_total";
@@ -189,7 +190,7 @@ export class Engine {
   private bind(id: string, listener: ListenerSnapshot, gate: Promise<boolean>): Promise<ListenerState> {
     let server: AnyServer;
     let st: ListenerState;
-    const clients = new Set<ClientConnection>();
+    const clients = new SlotList<ClientConnection>("listenerSlot");
     try {
       server = this.createServer(listener, () => st, clients);
     } catch (err) {
@@ -208,7 +209,7 @@ export class Engine {
     });
   }
 
-  private createServer(listener: ListenerSnapshot, state: () => ListenerState, clients: Set<ClientConnection>): AnyServer {
+  private createServer(listener: ListenerSnapshot, state: () => ListenerState, clients: SlotList<ClientConnection>): AnyServer {
     const log = this.log;
     switch (listener.protocol) {
       case "tcp":

@@ -12,6 +12,7 @@ import { plainIp, requestHeaders, type ForwardContext } from "./http/headers";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./http/limits";
 import { ServiceUpstreams, type InFlight } from "./http/service-upstreams";
 import { connectUpstream, requestLines, splice } from "./http/tunnel";
+import { SlotList } from "./slot-list";
 
 /**
  * The request handler of HTTP and HTTPS listeners (one HttpProxy per worker, shared by all of
@@ -69,7 +70,7 @@ export class HttpProxy {
   private health: HealthTable = {};
   private readonly lastNoServerWarning = new Map<string, number>();
   /** Open client connections of every HTTP listener (for their timeouts). */
-  private readonly clients = new Set<ClientConnection>();
+  private readonly clients = new SlotList<ClientConnection>("proxySlot");
   private sweeper: NodeJS.Timeout | undefined;
   private readonly sweepMs: number;
 
@@ -107,7 +108,7 @@ export class HttpProxy {
 
   private readonly sweep = (): void => {
     const now = performance.now();
-    for (const c of this.clients) c.checkTimeouts(now);
+    for (const c of this.clients.toArray()) c.checkTimeouts(now);
     for (const up of this.services.values()) up.sweep(now);
     for (const up of this.retired) up.sweep(now);
   };
@@ -202,7 +203,7 @@ export class HttpProxy {
       connectUpstream(server, this.limits.upstreamConnectTimeoutMs).then(
         (upstream) => {
           if (socket.destroyed) return void upstream.destroy();
-          const tunnel: InFlight = { abort: () => (upstream.destroy(), socket.destroy()) };
+          const tunnel: InFlight = { abort: () => (upstream.destroy(), socket.destroy()), inflightSlot: -1 };
           up.track(server, tunnel);
           this.count(listener, up.service.name, server, "upgrade");
           splice(req.method, req.url, socket, head, upstream, hdr.headers, () => up.untrack(server, tunnel));

@@ -153,8 +153,10 @@ export class ServicePicker {
   }
 
   release(key: string): void {
-    const n = (this.activeByKey.get(key) ?? 0) - 1;
-    if (n <= 0) this.activeByKey.delete(key);
+    const n = Math.max(0, (this.activeByKey.get(key) ?? 0) - 1);
+    // A server of the service keeps its entry at 0: deleting and re-adding it on every request
+    // churns the Map's table (see SlotList for why that costs). A server that left loses it.
+    if (n === 0 && !this.byKeyMap.has(key)) this.activeByKey.delete(key);
     else this.activeByKey.set(key, n);
     const e = this.usableByKey.get(key);
     if (e) e.cand.active = Math.max(0, n);
@@ -168,6 +170,7 @@ export class ServicePicker {
   private index(): void {
     this.byKeyMap = new Map(this.svc.servers.map((s) => [s.key, s]));
     this.byIdMap = new Map(this.svc.servers.map((s) => [s.id, s]));
+    for (const [key, n] of this.activeByKey) if (n === 0 && !this.byKeyMap.has(key)) this.activeByKey.delete(key);
   }
 
   private rebuild(): void {

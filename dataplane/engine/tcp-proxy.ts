@@ -6,6 +6,7 @@ import type { Labels, Metrics } from "../metrics";
 import { DrainSchedule, admitsNew, listenerIdentity } from "./drain";
 import { encodeHeader } from "./proxy-protocol";
 import { ServicePicker } from "./service-picker";
+import { SlotList } from "./slot-list";
 import { SourceTable } from "./source-table";
 
 /**
@@ -57,7 +58,8 @@ interface ServiceState {
   readonly picker: ServicePicker;
   sticky: SourceTable | undefined;
   /** server key → connections to it (connecting or established). */
-  readonly conns: Map<string, Set<Connection>>;
+  /** Per server key; an entry stays while its server is in the service (no Map churn per connection). */
+  readonly conns: Map<string, SlotList<Connection>>;
   lastNoServerWarn: number;
 }
 
@@ -80,6 +82,9 @@ interface Connection {
   readonly excluded: Set<string>;
   connectTimer: NodeJS.Timeout | undefined;
   done: boolean;
+  /** Positions in `TcpProxy.all` and in its server's list (SlotList). */
+  allSlot: number;
+  serverSlot: number;
 }
 
 const M_CONNECTIONS = "ballast_tcp_connections_total";
@@ -105,7 +110,7 @@ export class TcpProxy {
   private readonly maxSourceEntries: number | undefined;
   private readonly services = new Map<string, ServiceState>();
   /** Every open client connection, including those of removed services and listeners. */
-  private readonly all = new Set<Connection>();
+  private readonly all = new SlotList<Connection>("allSlot");
   private readonly drains: DrainSchedule<Connection>;
   private listenerIds = new Set<string>();
   private health: HealthTable = {};
@@ -157,6 +162,7 @@ export class TcpProxy {
       state.picker.update(svc);
       state.sticky = this.stickyFor(svc, state.sticky);
       const drainMs = svc.connectionDrainTimeout * 1000;
+      for (const [key, list] of state.conns) if (list.size === 0 && !state.picker.byKey(key)) state.conns.delete(key);
       for (const [key, set] of state.conns) {
         const admits = admitsNew(svc, key);
         for (const c of [...set]) {
@@ -214,6 +220,8 @@ export class TcpProxy {
       excluded: new Set(),
       connectTimer: undefined,
       done: false,
+      allSlot: -1,
+      serverSlot: -1,
     };
     this.all.add(c);
     socket.setNoDelay(true);
@@ -288,9 +296,9 @@ export class TcpProxy {
     c.labels = { listener: c.listener.name, service: state.svc.name, server: serverLabel(server.address, server.port) };
     state.picker.acquire(server.key);
     state.sticky?.open(c.clientIp, server.key);
-    let set = state.conns.get(server.key);
-    if (!set) state.conns.set(server.key, (set = new Set()));
-    set.add(c);
+    let list = state.conns.get(server.key);
+    if (!list) state.conns.set(server.key, (list = new SlotList<Connection>("serverSlot")));
+    list.add(c);
 
     const upstream = net.connect({ host: server.address, port: server.port, allowHalfOpen: true });
     c.upstream = upstream;
@@ -415,7 +423,7 @@ export class TcpProxy {
     const set = c.state.conns.get(key);
     if (set?.delete(c)) {
       c.state.picker.release(key);
-      if (set.size === 0) c.state.conns.delete(key);
+      if (set.size === 0 && !c.state.picker.byKey(key)) c.state.conns.delete(key);
     }
   }
 

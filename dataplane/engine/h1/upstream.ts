@@ -4,6 +4,7 @@ import { responseHeaders } from "../http/headers";
 import type { HttpLimits } from "../http/limits";
 import type { Downstream } from "./downstream";
 import { RESPONSE, createParser, freeParser, type HttpParser, type ParseError } from "./parser";
+import { SlotList } from "../slot-list";
 import { parseFastHead } from "./response-head";
 
 /**
@@ -54,6 +55,9 @@ function coded(message: string, code: string): Error {
 
 /** One attempt of one request against one server. */
 export class Exchange {
+  /** Positions in the pool's and the service's in-flight lists (SlotList). */
+  poolSlot = -1;
+  inflightSlot = -1;
   private conn: UpstreamConnection | undefined;
   private pool: UpstreamPool | undefined;
   private headWritten = false;
@@ -275,6 +279,8 @@ export class Exchange {
 
 /** One keep-alive connection to a server. */
 export class UpstreamConnection {
+  /** Position in the pool's connection list (SlotList). */
+  poolSlot = -1;
   readonly socket: net.Socket;
   private parser: HttpParser | undefined;
   private ex: Exchange | undefined;
@@ -490,10 +496,10 @@ export class UpstreamConnection {
 /** Keep-alive connections to one server: at most `maxConnectionsPerServer`, extra requests wait. */
 export class UpstreamPool {
   private readonly idle: UpstreamConnection[] = [];
-  private readonly conns = new Set<UpstreamConnection>();
+  private readonly conns = new SlotList<UpstreamConnection>("poolSlot");
   private readonly waiting: Exchange[] = [];
   /** Exchanges attached or queued here (for timeouts). */
-  private readonly active = new Set<Exchange>();
+  private readonly active = new SlotList<Exchange>("poolSlot");
   private closing = false;
   private closed: (() => void) | undefined;
 
@@ -566,7 +572,7 @@ export class UpstreamPool {
 
   /** Timeouts of every exchange and connection here; `now` is performance.now(). */
   sweep(now: number): void {
-    for (const ex of this.active) ex.sweep(now);
+    if (this.active.size > 0) for (const ex of this.active.toArray()) ex.sweep(now);
     for (const c of this.conns) c.sweep(now);
     const limit = this.limits.upstreamKeepAliveTimeoutMs;
     for (let i = this.idle.length - 1; i >= 0; i--) {

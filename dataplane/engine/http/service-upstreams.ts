@@ -5,6 +5,7 @@ import type { Metrics } from "../../metrics";
 import type { Clock, TimerHandle } from "../clock";
 import { UpstreamPool as Pool } from "../h1/upstream";
 import { ServicePicker } from "../service-picker";
+import { SlotList } from "../slot-list";
 import type { HttpLimits } from "./limits";
 
 /**
@@ -21,6 +22,8 @@ import type { HttpLimits } from "./limits";
 /** A request or tunnel in flight to one server; `abort` ends it (drain deadline, shutdown). */
 export interface InFlight {
   abort(reason: Error): void;
+  /** Position in the service's in-flight list of its server (SlotList); -1 when not in flight. */
+  inflightSlot: number;
 }
 
 const ACTIVE = "ballast_http_active_requests";
@@ -29,7 +32,8 @@ const ACTIVE_HELP = "HTTP requests (and upgraded tunnels) in flight to a server,
 export class ServiceUpstreams {
   readonly picker: ServicePicker;
   private readonly pools = new Map<string, Pool>();
-  private readonly inflight = new Map<string, Set<InFlight>>();
+  /** Per server key; an entry stays while its server is in the service (no Map churn per request). */
+  private readonly inflight = new Map<string, SlotList<InFlight>>();
   private readonly draining = new Map<string, TimerHandle>();
   /** Pools of servers that left (pool → server key), closing; destroyed at their drain deadline. */
   private readonly retiring = new Map<Pool, string>();
@@ -56,6 +60,7 @@ export class ServiceUpstreams {
       else if (cur.weight === 0 && old.weight > 0) this.startDrain(old.key, svc.connectionDrainTimeout);
     }
     for (const s of svc.servers) if (s.weight > 0) this.stopDrain(s.key);
+    for (const [key, list] of this.inflight) if (list.size === 0 && !now.has(key)) this.inflight.delete(key);
   }
 
   setHealth(byServer: Readonly<Record<string, ServerHealth>> | undefined): void {
@@ -80,16 +85,17 @@ export class ServiceUpstreams {
 
   /** Counts a request/tunnel in flight to `server` (for wlc, stats and draining). */
   track(server: ServerSnapshot, f: InFlight): void {
-    let set = this.inflight.get(server.key);
-    if (!set) this.inflight.set(server.key, (set = new Set()));
-    set.add(f);
+    let list = this.inflight.get(server.key);
+    if (!list) this.inflight.set(server.key, (list = new SlotList<InFlight>("inflightSlot")));
+    list.add(f);
     this.picker.acquire(server.key);
   }
 
   untrack(server: ServerSnapshot, f: InFlight): void {
-    const set = this.inflight.get(server.key);
-    if (!set?.delete(f)) return;
-    if (set.size === 0) this.inflight.delete(server.key);
+    const list = this.inflight.get(server.key);
+    if (!list?.delete(f)) return;
+    // A server that left the service: its entry goes with its last request.
+    if (list.size === 0 && !this.picker.byKey(server.key)) this.inflight.delete(server.key);
     this.picker.release(server.key);
   }
 
@@ -114,7 +120,7 @@ export class ServiceUpstreams {
   /** Total requests/tunnels in flight. */
   get active(): number {
     let n = 0;
-    for (const set of this.inflight.values()) n += set.size;
+    for (const list of this.inflight.values()) n += list.size;
     return n;
   }
 
@@ -128,7 +134,7 @@ export class ServiceUpstreams {
   async destroy(reason: Error): Promise<void> {
     for (const t of this.draining.values()) t.cancel();
     this.draining.clear();
-    for (const set of this.inflight.values()) for (const f of [...set]) f.abort(reason);
+    for (const list of this.inflight.values()) for (const f of list.toArray()) f.abort(reason);
     const pools = [...this.pools.values(), ...this.retiring.keys()];
     this.pools.clear();
     this.retiring.clear();
@@ -150,7 +156,7 @@ export class ServiceUpstreams {
   }
 
   private startDrain(key: string, drainSeconds: number): void {
-    if (this.draining.has(key) || !this.inflight.has(key)) return;
+    if (this.draining.has(key) || !this.inflight.get(key)?.size) return;
     this.deps.log.info({ service: this.svc.name, server: key, drainSeconds }, "server draining");
     const timer = this.deps.clock.setTimeout(() => {
       this.draining.delete(key);
@@ -158,7 +164,7 @@ export class ServiceUpstreams {
       if (set && set.size > 0) {
         this.deps.log.warn({ service: this.svc.name, server: key, aborted: set.size }, "drain timeout: aborting requests");
         const reason = Object.assign(new Error("drain timeout expired"), { code: "BALLAST_DRAINED" });
-        for (const f of [...set]) f.abort(reason);
+        for (const f of set.toArray()) f.abort(reason);
       }
       for (const [pool, k] of this.retiring) {
         if (k !== key) continue;
