@@ -48,6 +48,8 @@ const enum Framing {
 }
 
 const CRLF = "\r\n";
+/** Largest body (bytes) whose head is deferred to go out in the same buffer as its first chunk. */
+const MERGE_LIMIT = 8 * 1024;
 const LAST_CHUNK = "0\r\n\r\n";
 
 /**
@@ -202,7 +204,31 @@ export class Downstream {
       head += "Connection: close\r\n";
     } else if (this.versionMinor === 0) head += "Connection: keep-alive\r\n";
     this.headersSent = true;
-    this.conn.socket.write(head + CRLF, "latin1");
+    head += CRLF;
+    // A small Content-Length body goes out with its head in one buffer (see `write`).
+    if (this.framing === Framing.Length && length > 0 && length <= MERGE_LIMIT) this.headOut = head;
+    else this.conn.socket.write(head, "latin1");
+  }
+
+  /** A response head not written yet: it goes out with the first body chunk. */
+  private headOut: string | undefined;
+
+  /**
+   * Writes a deferred head with the first body chunk as one buffer: one `write` instead of a
+   * `writev` of a string and a buffer, which cost a third more per response (docs/benchmarks.md).
+   */
+  private flushHead(chunk: Buffer | undefined): boolean {
+    const head = this.headOut!;
+    this.headOut = undefined;
+    const s = this.conn.socket;
+    if (!chunk || chunk.length > MERGE_LIMIT) {
+      s.write(head, "latin1");
+      return chunk ? s.write(chunk) : true;
+    }
+    const out = Buffer.allocUnsafe(head.length + chunk.length);
+    out.write(head, 0, "latin1");
+    chunk.copy(out, head.length);
+    return s.write(out);
   }
 
   /** Writes a body chunk; false when the client's buffer is full (wait for `onDrain`). */
@@ -212,6 +238,8 @@ export class Downstream {
     switch (this.framing) {
       case Framing.None:
         return true;
+      case Framing.Length:
+        return this.headOut === undefined ? s.write(chunk) : this.flushHead(chunk);
       case Framing.Chunked:
         s.write(chunk.length.toString(16) + CRLF, "latin1");
         s.write(chunk);
@@ -228,6 +256,7 @@ export class Downstream {
   /** Completes the response; the connection goes on with the next request (or closes). */
   end(): void {
     if (this.finished) return;
+    if (this.headOut !== undefined) this.flushHead(undefined);
     if (this.framing === Framing.Chunked) this.conn.socket.write(LAST_CHUNK, "latin1");
     this.finished = true;
     this.onGone = undefined;
@@ -241,9 +270,9 @@ export class Downstream {
     if (close) this.keepAlive = false;
     const body = `${message}\n`;
     const headers = ["Content-Type", "text/plain; charset=utf-8", "Content-Length", String(Buffer.byteLength(body)), "Cache-Control", "no-store"];
-    const method = this.method;
-    this.writeHead(status, STATUS_TEXT[status] ?? "Error", headers, Buffer.byteLength(body));
-    if (method !== "HEAD") this.conn.socket.write(body);
+    const bytes = Buffer.from(body);
+    this.writeHead(status, STATUS_TEXT[status] ?? "Error", headers, bytes.length);
+    this.write(bytes);
     this.end();
   }
 
@@ -258,6 +287,9 @@ export class Downstream {
 
 /** One client connection: parses requests, serves them in order, enforces the client timeouts. */
 export class ClientConnection {
+  /** Positions in the listener's and the proxy's connection lists (SlotList). */
+  listenerSlot = -1;
+  proxySlot = -1;
   readonly socket: Socket;
   private readonly owner: ConnectionOwner;
   private parser: HttpParser | undefined;
@@ -267,8 +299,8 @@ export class ClientConnection {
   private parsing: Downstream | undefined;
   private partHeaders: string[] = [];
   private partUrl = "";
-  private pauses = 0;
-  private pausedFor = new Set<Downstream>();
+  /** Requests the socket is paused for (a plain array: at most a few, and no Set churn). */
+  private readonly pausedFor: Downstream[] = [];
   /** When the head being parsed started (ms, performance.now()); -1 while no head is in progress. */
   private headSince: number;
   /** When the request being parsed started; -1 once its body is complete. */
@@ -329,14 +361,16 @@ export class ClientConnection {
   }
 
   pauseFor(req: Downstream): void {
-    if (this.pausedFor.has(req)) return;
-    this.pausedFor.add(req);
-    if (this.pauses++ === 0) this.socket.pause();
+    if (this.pausedFor.includes(req)) return;
+    this.pausedFor.push(req);
+    if (this.pausedFor.length === 1) this.socket.pause();
   }
 
   resumeFor(req: Downstream): void {
-    if (!this.pausedFor.delete(req)) return;
-    if (--this.pauses === 0 && !this.dead) this.socket.resume();
+    const i = this.pausedFor.indexOf(req);
+    if (i < 0) return;
+    this.pausedFor.splice(i, 1);
+    if (this.pausedFor.length === 0 && !this.dead) this.socket.resume();
   }
 
   /** The current request's response is complete: next request, or close. */
