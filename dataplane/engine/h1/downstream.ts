@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import { STATUS_TEXT, classifyClientError, rejectSocket } from "../http/errors";
 import type { HttpLimits } from "../http/limits";
-import { METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError } from "./parser";
+import { METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
 
 /**
  * The client side of an HTTP/1.1 listener, on the raw socket (SPEC §3 hardening preserved):
@@ -292,7 +292,11 @@ export class ClientConnection {
   proxySlot = -1;
   readonly socket: Socket;
   private readonly owner: ConnectionOwner;
+  /** Held only while a request is being parsed (see `createParser`): idle connections hold none. */
   private parser: HttpParser | undefined;
+  private readonly callbacks: ParserCallbacks;
+  /** Parsing stopped for good (upgrade, error, close); the owner's sweep was left. */
+  private stopped = false;
   /** Requests parsed and not yet answered; the first is being served. */
   private readonly queue: Downstream[] = [];
   /** The request whose body the parser is reading. */
@@ -316,13 +320,13 @@ export class ClientConnection {
     this.owner = owner;
     this.headSince = performance.now();
     socket.setNoDelay(true);
-    this.parser = createParser(REQUEST, owner.limits.maxHeaderSize, {
+    this.callbacks = {
       onMessageBegin: this.onMessageBegin,
       onHeaders: this.onHeaders,
       onHeadersComplete: this.onHeadersComplete,
       onBody: this.onBody,
       onMessageComplete: this.onMessageComplete,
-    });
+    };
     socket.on("data", this.onData);
     socket.on("error", this.onError);
     socket.on("end", this.onEnd);
@@ -390,8 +394,8 @@ export class ClientConnection {
   }
 
   private readonly onData = (data: Buffer): void => {
-    const parser = this.parser;
-    if (!parser || this.dead) return;
+    if (this.stopped || this.dead) return;
+    const parser = (this.parser ??= createParser(REQUEST, this.owner.limits.maxHeaderSize, this.callbacks));
     this.idleSince = -1;
     if (this.headSince < 0 && this.requestSince < 0) this.headSince = performance.now();
     this.executing = true;
@@ -411,6 +415,11 @@ export class ClientConnection {
     }
     // More than one request waiting: stop reading until they are answered.
     if (this.queue.length > 1) this.pauseFor(this.queue[this.queue.length - 1]!);
+    // At a message boundary the parser holds nothing: give it back until the next request.
+    if (this.headSince < 0 && this.requestSince < 0 && this.parser === parser) {
+      this.parser = undefined;
+      freeParser(parser);
+    }
     this.socket.uncork();
   };
 
@@ -512,12 +521,15 @@ export class ClientConnection {
     this.releaseParser();
   }
 
-  /** Frees the parser once (deferred while it is executing) and leaves the owner's sweep. */
+  /** Stops parsing for good: gives the parser back (after its `execute`) and leaves the owner's sweep. */
   private releaseParser(): void {
+    if (!this.stopped) {
+      this.stopped = true;
+      this.owner.closed(this);
+    }
     const p = this.parser;
     if (!p) return;
     this.parser = undefined;
-    this.owner.closed(this);
     if (!this.executing) freeParser(p);
     else queueMicrotask(() => freeParser(p));
   }

@@ -75,9 +75,20 @@ export const METHODS: readonly string[] = common.methods;
 export const REQUEST = HTTPParser.REQUEST;
 export const RESPONSE = HTTPParser.RESPONSE;
 
-/** A strict parser of `type` (REQUEST or RESPONSE) calling `cb`. */
+/**
+ * Parsers not in use, for reuse. A parser holds about 7 KB of native memory: one per open
+ * connection made 10,000 idle keep-alive clients cost 70 MB. A client connection therefore holds
+ * one only while a request is being parsed (`ClientConnection`), and the few in use at once are
+ * recycled through this list (re-initialising one costs about 0.3 µs).
+ */
+const FREE: HttpParser[] = [];
+const FREE_MAX = 256;
+let inUse = 0;
+
+/** A strict parser of `type` (REQUEST or RESPONSE) calling `cb`: a recycled one when there is one. */
 export function createParser(type: number, maxHeaderSize: number, cb: ParserCallbacks): HttpParser {
-  const p = new HTTPParser();
+  const p = FREE.pop() ?? new HTTPParser();
+  inUse++;
   p.initialize(type, {}, maxHeaderSize, HTTPParser.kLenientNone ?? 0);
   p[HTTPParser.kOnHeaders] = cb.onHeaders ?? noop;
   p[HTTPParser.kOnHeadersComplete] = cb.onHeadersComplete;
@@ -90,14 +101,32 @@ export function createParser(type: number, maxHeaderSize: number, cb: ParserCall
 
 function noop(): void {}
 
-/** Releases a parser's native memory (after its socket closed; never during `execute`). */
+/**
+ * Gives a parser back (never during its own `execute`). It goes to the free list, or is closed
+ * (its native memory released at once) when the list is full. Its callbacks are cleared so that
+ * it keeps nothing of its last owner alive.
+ */
 export function freeParser(p: HttpParser): void {
-  try {
-    p.remove();
-    p.free();
-  } catch {
-    // already freed
+  inUse--;
+  p[HTTPParser.kOnHeaders] = noop;
+  p[HTTPParser.kOnHeadersComplete] = noop;
+  p[HTTPParser.kOnBody] = noop;
+  p[HTTPParser.kOnMessageComplete] = noop;
+  p[HTTPParser.kOnMessageBegin] = noop;
+  if (FREE.length < FREE_MAX) {
+    FREE.push(p);
+    return;
   }
+  try {
+    p.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** Parsers held by connections, and parsers waiting for reuse (this process; for tests). */
+export function parserStats(): { inUse: number; free: number } {
+  return { inUse, free: FREE.length };
 }
 
 /** Lower-case header name lookup over a flat `[name, value, …]` list (first match). */
