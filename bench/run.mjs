@@ -74,10 +74,11 @@ const PEERS = [
   { id: "direct", label: "direct to origin (the limit)", scenarios: SCENARIOS.filter((s) => !s.cookie).map((s) => s.id), smoke: true },
   { id: "haproxy", label: "HAProxy (1 thread, http-reuse always)", start: startHaproxy, scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true, shift: true },
   { id: "nginx", label: "nginx (1 worker, upstream keepalive)", start: startNginx, scenarios: [...HTTP_SCENARIOS.filter((s) => s !== "cookie-c64"), ...TCP_SCENARIOS], memory: true },
-  { id: "ballast", label: "Ballast (1 worker + primary)", start: (o) => startBallast({ ...o, workers: 1 }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true, shift: true, smoke: true },
-  { id: "ballast-w0", label: "Ballast (BALLAST_WORKERS=0, one process)", start: (o) => startBallast({ ...o, workers: 0, kinds: ["http"] }), scenarios: ["http64-c64"], memory: true },
+  // The default a user gets on the one core it is pinned to (BALLAST_WORKERS unset: one process).
+  { id: "ballast", label: "Ballast (default: one process on one core)", start: (o) => startBallast({ ...o }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true, shift: true, smoke: true },
+  { id: "ballast-w1", label: "Ballast (BALLAST_WORKERS=1: worker + primary)", start: (o) => startBallast({ ...o, workers: 1, kinds: ["http"] }), scenarios: ["http64-c64"], memory: true },
   ...(opt["dist-b"]
-    ? [{ id: "ballast-b", label: `Ballast B: ${opt["label-b"] ?? opt["dist-b"]} (1 worker + primary)`, start: (o) => startBallast({ ...o, workers: 1, dist: path.resolve(opt["dist-b"]), kinds: ["http", "cookie", "g100", "tcp"] }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true }]
+    ? [{ id: "ballast-b", label: `Ballast B: ${opt["label-b"] ?? opt["dist-b"]} (default)`, start: (o) => startBallast({ ...o, dist: path.resolve(opt["dist-b"]), kinds: ["http", "cookie", "g100", "tcp"] }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true }]
     : []),
   { id: "undici", label: "node:http + undici Pool (minimal reference)", start: startUndiciProxy, scenarios: ["http64-c64", "http64-c16", "http16k-c64"], memory: true, smoke: true },
   { id: "raw", label: "net sockets, hand-written HTTP/1.1 (minimal reference)", start: startRawProxy, scenarios: ["http64-c64", "http64-c16", "http16k-c64"], memory: true, smoke: true },

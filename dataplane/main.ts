@@ -1,8 +1,7 @@
 import { parseHostPort } from "./admin/admin-server";
 import { createLogger, type Logger } from "./log";
 import { startPrimary } from "./primary";
-import { availableParallelism } from "node:os";
-import { PrimaryRuntime } from "./runtime/primary-runtime";
+import { PrimaryRuntime, defaultWorkers } from "./runtime/primary-runtime";
 import type { TrafficRuntime } from "./runtime/traffic-runtime";
 
 /**
@@ -17,6 +16,7 @@ import type { TrafficRuntime } from "./runtime/traffic-runtime";
  * | BALLAST_LOG_LEVEL          | info               | trace, debug, info, warn, error, fatal or silent      |
  * | BALLAST_SHUTDOWN_GRACE_MS  | 8000               | how long in-flight work may finish after SIGTERM      |
  * | BALLAST_WORKERS            | available cores    | proxy worker processes; 0 = proxies in this process   |
+ * |                            | (0 on one core)    |                                                       |
  * | BALLAST_LISTEN_HOST        | 0.0.0.0            | address every listener binds to                       |
  *
  * The grace period stays under Docker's default 10 s stop timeout, so a `docker stop` ends with
@@ -59,7 +59,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
   if (!/^\d+$/.test(graceText) || !Number.isSafeInteger(shutdownGraceMs)) {
     problems.push(`BALLAST_SHUTDOWN_GRACE_MS '${graceText}' must be a whole number of milliseconds`);
   }
-  const workersText = env.BALLAST_WORKERS || String(availableParallelism());
+  const workersText = env.BALLAST_WORKERS || String(defaultWorkers());
   const workers = Number(workersText);
   if (!/^\d+$/.test(workersText) || workers > 256) {
     problems.push(`BALLAST_WORKERS '${workersText}' must be a whole number from 0 to 256 (0 = no worker processes)`);

@@ -37,7 +37,7 @@ export class PrimaryRuntime implements TrafficRuntime {
   }
 
   static async start(opts: PrimaryRuntimeOptions): Promise<PrimaryRuntime> {
-    const workers = opts.workers ?? availableParallelism();
+    const workers = opts.workers ?? defaultWorkers();
     const host = opts.listenHost ?? "0.0.0.0";
     const metrics = new Metrics();
     const health = new HealthManager({ log: opts.log.child({ component: "health" }), metrics });
@@ -103,4 +103,15 @@ export class PrimaryRuntime implements TrafficRuntime {
     this.health.close();
     await this.backend.close(graceMs);
   }
+}
+
+/**
+ * `BALLAST_WORKERS` when unset: one worker process per available core, except on a single core,
+ * where the proxies run in the primary itself (0). A worker beside the primary on one core would
+ * add a second heap (about 80 MB of RSS, docs/benchmarks.md) and an IPC hop, and the two processes
+ * would only take turns on that core. What it gives up is isolation: a crash in the engine ends
+ * the whole process, which the container's restart policy brings back with the state file.
+ */
+export function defaultWorkers(cores = availableParallelism()): number {
+  return cores > 1 ? cores : 0;
 }
