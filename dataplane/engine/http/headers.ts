@@ -23,17 +23,30 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
  */
 const NOT_FORWARDED: ReadonlySet<string> = new Set(["expect", "content-length", "host"]);
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** Lower-cased names listed in every `Connection` header of a raw header list. */
-export function connectionTokens(raw: readonly string[]): Set<string> {
-  const out = new Set<string>();
+export function connectionTokens(raw: readonly string[]): ReadonlySet<string> {
+  let out: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() !== "connection") continue;
+    const n = raw[i]!;
+    if (n.length !== 10 || n.toLowerCase() !== "connection") continue;
+    out ??= new Set<string>();
     for (const t of raw[i + 1]!.split(",")) {
       const token = t.trim().toLowerCase();
       if (token) out.add(token);
     }
   }
-  return out;
+  return out ?? NONE;
+}
+
+/** Lower-cased `forwardedHeaders` of a service, computed once per (frozen) list. */
+const replacedCache = new WeakMap<readonly string[], ReadonlySet<string>>();
+function replacedBy(forwarded: readonly string[]): ReadonlySet<string> {
+  if (forwarded.length === 0) return NONE;
+  let set = replacedCache.get(forwarded);
+  if (!set) replacedCache.set(forwarded, (set = new Set(forwarded.map((h) => h.toLowerCase()))));
+  return set;
 }
 
 export interface ForwardContext {
@@ -60,7 +73,7 @@ export function requestHeaders(raw: readonly string[], chunked: boolean, ctx: Fo
   let host: string | undefined;
   let contentLength: string | undefined;
   let xff: string | undefined;
-  const replaced = new Set(ctx.forwarded.map((h) => h.toLowerCase()));
+  const replaced = replacedBy(ctx.forwarded);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
@@ -113,14 +126,14 @@ export function requestHeaders(raw: readonly string[], chunked: boolean, ctx: Fo
  * The server's response headers to send to the client, as a flat array: hop-by-hop headers and
  * those named in `Connection` removed; everything else (repeated Set-Cookie included) kept in order.
  */
-export function responseHeaders(raw: readonly (Buffer | string)[]): string[] {
-  const strings = raw.map((v) => (typeof v === "string" ? v : v.toString("latin1")));
-  const dropped = connectionTokens(strings);
+export function responseHeaders(raw: readonly string[]): string[] {
+  const dropped = connectionTokens(raw);
   const out: string[] = [];
-  for (let i = 0; i + 1 < strings.length; i += 2) {
-    const lower = strings[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || dropped.has(lower)) continue;
-    out.push(strings[i]!, strings[i + 1]!);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (dropped !== NONE && dropped.has(lower))) continue;
+    out.push(name, raw[i + 1]!);
   }
   return out;
 }
