@@ -70,6 +70,31 @@ export class Metrics {
     return f;
   }
 
+  /**
+   * A counter series bound to fixed labels, for hot paths: `inc` skips building the label key.
+   * The series appears on its first `inc`, as with `inc` above.
+   */
+  counter(name: string, help: string, labels?: Labels): { inc(by?: number): void } {
+    const f = this.family(name, "counter", help);
+    const k = keyIn(f, labels);
+    return { inc: (by = 1) => void f.series.set(k, ((f.series.get(k) as number | undefined) ?? 0) + by) };
+  }
+
+  /** A histogram series bound to fixed labels (see `counter`). */
+  histogram(name: string, help: string, labels?: Labels, buckets = DEFAULT_LATENCY_BUCKETS): { observe(value: number): void } {
+    const f = this.family(name, "histogram", help, buckets);
+    const k = keyIn(f, labels);
+    return {
+      observe: (value) => {
+        let s = f.series.get(k) as number[] | undefined;
+        if (!s) f.series.set(k, (s = new Array<number>(buckets.length + 2).fill(0)));
+        for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) s[i]!++;
+        s[buckets.length]! += value;
+        s[buckets.length + 1]!++;
+      },
+    };
+  }
+
   /** Adds `by` (default 1) to a counter. */
   inc(name: string, help: string, labels?: Labels, by = 1): void {
     const f = this.family(name, "counter", help);
