@@ -228,6 +228,7 @@ export class Engine {
         const handler: DownstreamHandler = {
           request: (req) => {
             const st = state();
+            if (!st.gate) return this.http.handle(req, httpListener(st));
             this.whenOpen(st, () => this.http.handle(req, httpListener(st)), () => req.destroy());
           },
           upgrade: (req, socket, head) => {

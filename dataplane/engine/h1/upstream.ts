@@ -122,11 +122,11 @@ export class Exchange {
     this.headWritten = true;
     this.headDeadline = performance.now() + this.limits.upstreamHeadersTimeoutMs;
     if (!req.hasBody) this.bodyDone = true;
-    else req.readBody(this.onRequestBody, this.onRequestEnd);
+    else req.readBody((chunk) => this.onRequestBody(chunk), () => this.onRequestEnd());
     s.uncork();
   }
 
-  private readonly onRequestBody = (chunk: Buffer): void => {
+  private onRequestBody(chunk: Buffer): void {
     const s = this.conn?.socket;
     if (!s || chunk.length === 0) return;
     let ok: boolean;
@@ -143,12 +143,12 @@ export class Exchange {
         this.req.resumeBody();
       });
     }
-  };
+  }
 
-  private readonly onRequestEnd = (): void => {
+  private onRequestEnd(): void {
     if (this.req.chunked) this.conn?.socket.write(LAST_CHUNK, "latin1");
     this.bodyDone = true;
-  };
+  }
 
   /** @internal response head parsed; returns 1 when the response has no body to parse. */
   onHead(status: number, reason: string | undefined, raw: string[], keepAlive: boolean): number {
