@@ -60,7 +60,7 @@ describe("npm run bench (smoke)", () => {
     }
     // Every measured row carries a number; nothing failed to start or to run.
     expect(report).not.toMatch(/not measured|failed:/);
-    expect(report).toMatch(/\| Ballast \(1 worker \+ primary\) \| [\d,]+ \|/);
+    expect(report).toMatch(/\| Ballast \(default: one process on one core\) \| [\d,]+ \|/);
     expect(report).toMatch(/\| Node net pipe \| [\d,]+ \|/);
   });
 });
