@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { STATUS_TEXT, classifyClientError, rejectSocket } from "../http/errors";
 import type { HttpLimits } from "../http/limits";
+import { parseFastRequest } from "./request-head";
 import { METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
 
 /**
@@ -38,6 +39,7 @@ export interface ConnectionOwner {
 }
 
 const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
+const HEAD_END = Buffer.from("\r\n\r\n");
 
 /** How a response body is framed toward the client. */
 const enum Framing {
@@ -100,6 +102,8 @@ export class Downstream {
     }
     this.chunked = chunked;
     this.contentLength = cl;
+    // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112 §6.3).
+    this.complete = !this.hasBody;
   }
 
   get socket(): Socket {
@@ -214,8 +218,8 @@ export class Downstream {
   private headOut: string | undefined;
 
   /**
-   * Writes a deferred head with the first body chunk as one buffer: one `write` instead of a
-   * `writev` of a string and a buffer, which cost a third more per response (docs/benchmarks.md).
+   * Writes a deferred head with the first body chunk in one `write` instead of a `writev` of a
+   * string and a buffer, which cost a third more per response (docs/benchmarks.md).
    */
   private flushHead(chunk: Buffer | undefined): boolean {
     const head = this.headOut!;
@@ -225,10 +229,8 @@ export class Downstream {
       s.write(head, "latin1");
       return chunk ? s.write(chunk) : true;
     }
-    const out = Buffer.allocUnsafe(head.length + chunk.length);
-    out.write(head, 0, "latin1");
-    chunk.copy(out, head.length);
-    return s.write(out);
+    // One latin1 string: written straight from V8's copy (no Buffer to allocate and fill).
+    return s.write(head + chunk.toString("latin1"), "latin1");
   }
 
   /** Writes a body chunk; false when the client's buffer is full (wait for `onDrain`). */
@@ -395,33 +397,65 @@ export class ClientConnection {
 
   private readonly onData = (data: Buffer): void => {
     if (this.stopped || this.dead) return;
-    const parser = (this.parser ??= createParser(REQUEST, this.owner.limits.maxHeaderSize, this.callbacks));
     this.idleSince = -1;
+    const s = this.socket;
+    s.cork();
+    // At a message boundary (no parser held) simple requests are parsed in JavaScript first.
+    const rest = this.parser === undefined ? this.parseFast(data) : data;
+    const after = rest === undefined || this.dead || this.stopped ? undefined : this.parseStrict(rest);
+    // More than one request waiting: stop reading until they are answered.
+    if (!this.dead && !this.stopped && this.queue.length > 1) this.pauseFor(this.queue[this.queue.length - 1]!);
+    s.uncork();
+    after?.();
+  };
+
+  /**
+   * Takes the complete bodiless HTTP/1.1 requests at the start of `data` (request-head.ts); returns
+   * the bytes left for llhttp, or undefined when none are.
+   */
+  private parseFast(data: Buffer): Buffer | undefined {
+    const max = this.owner.limits.maxHeaderSize >> 1;
+    let pos = 0;
+    while (pos < data.length) {
+      const end = data.indexOf(HEAD_END, pos);
+      if (end === -1 || end - pos > max) break;
+      const fast = parseFastRequest(data.toString("latin1", pos, end), max);
+      if (!fast) break;
+      pos = end + 4;
+      this.enqueue(new Downstream(this, 1, fast.method, fast.url, fast.raw, fast.keepAlive));
+      if (this.dead || this.stopped) return undefined;
+    }
+    if (pos === 0) return data;
+    return pos < data.length ? data.subarray(pos) : undefined;
+  }
+
+  /** Runs llhttp over `data`; returns what must run once the socket is uncorked (error, upgrade). */
+  private parseStrict(data: Buffer): (() => void) | undefined {
+    const parser = (this.parser ??= createParser(REQUEST, this.owner.limits.maxHeaderSize, this.callbacks));
     if (this.headSince < 0 && this.requestSince < 0) this.headSince = performance.now();
     this.executing = true;
-    this.socket.cork();
     const ret = parser.execute(data);
     this.executing = false;
-    if (typeof ret !== "number") {
-      this.socket.uncork();
-      return this.parseError(ret);
-    }
+    if (typeof ret !== "number") return () => this.parseError(ret);
     const up = this.upgrading;
     if (up) {
       this.upgrading = undefined;
       this.detach();
-      this.socket.uncork();
-      return this.owner.handler().upgrade(up, this.socket, ret < data.length ? data.subarray(ret) : Buffer.alloc(0));
+      return () => this.owner.handler().upgrade(up, this.socket, ret < data.length ? data.subarray(ret) : Buffer.alloc(0));
     }
-    // More than one request waiting: stop reading until they are answered.
-    if (this.queue.length > 1) this.pauseFor(this.queue[this.queue.length - 1]!);
-    // At a message boundary the parser holds nothing: give it back until the next request.
+    // At a message boundary the parser holds nothing: give it back until it is needed again.
     if (this.headSince < 0 && this.requestSince < 0 && this.parser === parser) {
       this.parser = undefined;
       freeParser(parser);
     }
-    this.socket.uncork();
-  };
+    return undefined;
+  }
+
+  /** A parsed request joins the queue; the first in it is being served. */
+  private enqueue(req: Downstream): void {
+    this.queue.push(req);
+    if (this.queue.length === 1) this.owner.handler().request(req);
+  }
 
   private readonly onMessageBegin = (): void => {
     const now = performance.now();
@@ -476,8 +510,7 @@ export class ClientConnection {
       if (minor >= 1 && this.queue.length === 0) this.socket.write(CONTINUE, "latin1");
     }
     this.parsing = req;
-    this.queue.push(req);
-    if (this.queue.length === 1) this.owner.handler().request(req);
+    this.enqueue(req);
     return 0;
   };
 
