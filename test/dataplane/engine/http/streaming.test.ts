@@ -50,9 +50,15 @@ describe("HttpProxy: streaming and upgrades", () => {
     expect(sawStreaming).toBe(true);
     expect(maxGap).toBeLessThan(16 * 1024 * 1024);
     // Nothing holds the body: once garbage (every socket read is a fresh buffer) is collected,
-    // what remains is far below its size.
-    forceGc();
-    expect(process.memoryUsage().arrayBuffers - heapBefore).toBeLessThan(total / 4);
+    // what remains is far below its size. Sockets closing and write callbacks may hold the last
+    // reads for a few more turns of the event loop (under a loaded test run): up to 1 s is allowed.
+    let held = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 20 && held >= total / 4; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      forceGc();
+      held = process.memoryUsage().arrayBuffers - heapBefore;
+    }
+    expect(held).toBeLessThan(total / 4);
   });
 
   test("a chunked upload of unknown length streams through too", async () => {
