@@ -422,6 +422,9 @@ export class ClientConnection {
       const fast = parseFastRequest(data.toString("latin1", pos, end), max);
       if (!fast) break;
       pos = end + 4;
+      // The head is complete (as in onHeadersComplete): its timeout, counted from the connection's
+      // start or the previous response, no longer applies.
+      this.headSince = -1;
       this.enqueue(new Downstream(this, 1, fast.method, fast.url, fast.raw, fast.keepAlive));
       if (this.dead || this.stopped) return undefined;
     }

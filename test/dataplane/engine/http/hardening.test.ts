@@ -96,6 +96,48 @@ describe("HTTP hardening (raw sockets)", () => {
     expect(a.requests.length).toBe(5);
   });
 
+  test("a busy keep-alive connection outlives the headers timeout; once idle it closes on the keep-alive timeout, never with 408", async () => {
+    await setup({ clientHeadersTimeoutMs: 400, clientKeepAliveTimeoutMs: 1200, connectionsCheckingIntervalMs: 100 });
+    const s = net.connect(h.port(), "127.0.0.1");
+    s.on("error", () => {});
+    let text = "";
+    let waiter: (() => void) | undefined;
+    s.on("data", (d) => {
+      text += d.toString("latin1");
+      waiter?.();
+    });
+    const closed = new Promise<number>((r) => s.on("close", () => r(Date.now())));
+    const ends = () => text.split("\r\n0\r\n\r\n").length - 1;
+    // Simple bodiless requests one after another for three times the headers timeout (these heads
+    // take the JavaScript fast path, which must clear the head timer like llhttp's path does).
+    const busyUntil = Date.now() + 1200;
+    let sent = 0;
+    while (Date.now() < busyUntil && sent < 2000) {
+      const want = ++sent;
+      const got = new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no response ${want} (received: ${JSON.stringify(text.slice(-200))})`)), 3000);
+        waiter = () => {
+          if (ends() >= want) {
+            clearTimeout(t);
+            resolve();
+          }
+        };
+      });
+      s.write("GET /ka HTTP/1.1\r\nHost: x\r\n\r\n");
+      await got;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const idleFrom = Date.now();
+    expect(sent).toBeGreaterThan(10);
+    expect(text.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(sent);
+    const closedAt = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
+    expect(closedAt).toBeGreaterThan(0);
+    expect(closedAt - idleFrom).toBeGreaterThanOrEqual(1100);
+    expect(closedAt - idleFrom).toBeLessThan(5000);
+    expect(text).not.toContain("408");
+    s.destroy();
+  });
+
   test("a client that stops in the middle of its body is cut off by the request timeout", async () => {
     await setup({ clientHeadersTimeoutMs: 500, clientRequestTimeoutMs: 1000, connectionsCheckingIntervalMs: 200 });
     const res = await exchange(h.port(), "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part", 8000);
