@@ -2,7 +2,7 @@ import type { Socket } from "node:net";
 import { STATUS_TEXT, classifyClientError, rejectSocket } from "../http/errors";
 import type { HttpLimits } from "../http/limits";
 import { parseFastRequest } from "./request-head";
-import { METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
+import { HEAD_END, METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
 
 /**
  * The client side of an HTTP/1.1 listener, on the raw socket (SPEC §3 hardening preserved):
@@ -39,7 +39,6 @@ export interface ConnectionOwner {
 }
 
 const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
-const HEAD_END = Buffer.from("\r\n\r\n");
 
 /** How a response body is framed toward the client. */
 const enum Framing {

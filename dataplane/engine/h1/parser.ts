@@ -129,6 +129,12 @@ export function parserStats(): { inUse: number; free: number } {
   return { inUse, free: FREE.length };
 }
 
+/** The empty line that ends a message head. */
+export const HEAD_END = Buffer.from("\r\n\r\n");
+
+/** A header field name (RFC 9110 token), for the JavaScript head parsers (request-head, response-head). */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 /** Lower-case header name lookup over a flat `[name, value, …]` list (first match). */
 export function headerValue(raw: readonly string[], lowerName: string): string | undefined {
   for (let i = 0; i < raw.length; i += 2) {

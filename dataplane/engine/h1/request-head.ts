@@ -11,6 +11,8 @@
  * keep-alive, which test/dataplane/engine/h1/request-head.test.ts checks against llhttp itself.
  */
 
+import { TOKEN } from "./parser";
+
 export interface FastRequest {
   readonly method: string;
   readonly url: string;
@@ -21,7 +23,6 @@ export interface FastRequest {
 
 /** Methods taken here; a request with any other goes to llhttp. */
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Origin-form targets of RFC 3986 characters only (no fragment, no space, nothing above 0x7e). */
 const ORIGIN_FORM = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/;
 /** A field value: visible ASCII, space and tab only. */

@@ -10,6 +10,8 @@
  * header name that is not a token, or a repeated Content-Length is not parsed here.
  */
 
+import { TOKEN } from "./parser";
+
 export interface FastHead {
   readonly status: number;
   readonly reason: string;
@@ -19,7 +21,6 @@ export interface FastHead {
   readonly keepAlive: boolean;
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Control characters other than HT, CR, LF; a CR not before LF; an LF not after CR.
 const SUSPECT = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 const DIGITS = /^\d{1,15}$/;

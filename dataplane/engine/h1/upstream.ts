@@ -3,7 +3,7 @@ import net from "node:net";
 import { responseHeaders } from "../http/headers";
 import type { HttpLimits } from "../http/limits";
 import type { Downstream } from "./downstream";
-import { RESPONSE, createParser, freeParser, type HttpParser, type ParseError } from "./parser";
+import { HEAD_END, RESPONSE, createParser, freeParser, type HttpParser, type ParseError } from "./parser";
 import { SlotList } from "../slot-list";
 import { parseFastHead } from "./response-head";
 
@@ -30,7 +30,6 @@ export type ExchangeOutcome =
   | { kind: "client-gone"; status: number };
 
 const MAX_RESPONSE_HEAD = 64 * 1024;
-const HEAD_END = Buffer.from("\r\n\r\n");
 
 /** Where a connection is in the response it is reading. */
 const enum Read {
