@@ -305,15 +305,18 @@ export class HttpProxy {
 
   private finish(req: Downstream, listener: ListenerSnapshot, service: string, server: ServerSnapshot | undefined, status: number, message: string, startedAt: number, close = false): void {
     req.sendError(status, message, close);
-    const route = this.route(listener.name, service);
-    route.count(server, status);
-    route.duration.observe((performance.now() - startedAt) / 1000);
+    this.record(listener.name, service, server, status, startedAt);
   }
 
   private observe(ctx: RequestContext, server: ServerSnapshot, status: number): void {
-    const route = this.route(ctx.listener.name, ctx.up.service.name);
+    this.record(ctx.listener.name, ctx.up.service.name, server, status, ctx.startedAt);
+  }
+
+  /** Counts an answered request and its duration. */
+  private record(listener: string, service: string, server: ServerSnapshot | undefined, status: number, startedAt: number): void {
+    const route = this.route(listener, service);
     route.count(server, status);
-    route.duration.observe((performance.now() - ctx.startedAt) / 1000);
+    route.duration.observe((performance.now() - startedAt) / 1000);
   }
 
   private count(listener: ListenerSnapshot, service: string, server: ServerSnapshot | undefined, code: number | string): void {
