@@ -49,7 +49,7 @@ export interface BalancerArgs {
   adminToken?: pulumi.Input<string>;
   /** `BALLAST_LOG_LEVEL` (pino level). Default the image's (`info`). */
   logLevel?: pulumi.Input<string>;
-  /** `BALLAST_WORKERS`: traffic worker processes; 0 runs traffic in the primary. Default: the container's cores. */
+  /** `BALLAST_WORKERS`: traffic worker processes; 0 runs traffic in the primary. Default: one per core of the container (0 on a single core). */
   workers?: pulumi.Input<number>;
   /** Name of the container. Default: autonamed by Pulumi. */
   containerName?: pulumi.Input<string>;
