@@ -132,8 +132,29 @@ export function parserStats(): { inUse: number; free: number } {
 /** The empty line that ends a message head. */
 export const HEAD_END = Buffer.from("\r\n\r\n");
 
-/** A header field name (RFC 9110 token), for the JavaScript head parsers (request-head, response-head). */
-export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header field name (RFC 9110 token). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The header lines of `head` from `pos` (the first byte after the start line) as a flat
+ * `[name, value, …]` list, values as sent (not trimmed): the JavaScript head parsers
+ * (request-head.ts, response-head.ts) apply their own rules to the values, in place. Undefined when a
+ * line has no colon, an empty name or a name that is not a token (obs-fold included).
+ */
+export function splitFields(head: string, pos: number): string[] | undefined {
+  const raw: string[] = [];
+  while (pos < head.length) {
+    let next = head.indexOf("\r\n", pos);
+    if (next === -1) next = head.length;
+    const colon = head.indexOf(":", pos);
+    if (colon <= pos || colon > next) return undefined;
+    const name = head.slice(pos, colon);
+    if (!TOKEN.test(name)) return undefined;
+    raw.push(name, head.slice(colon + 1, next));
+    pos = next + 2;
+  }
+  return raw;
+}
 
 /** Lower-case header name lookup over a flat `[name, value, …]` list (first match). */
 export function headerValue(raw: readonly string[], lowerName: string): string | undefined {

@@ -11,7 +11,7 @@
  * keep-alive, which test/dataplane/engine/h1/request-head.test.ts checks against llhttp itself.
  */
 
-import { TOKEN } from "./parser";
+import { splitFields } from "./parser";
 
 export interface FastRequest {
   readonly method: string;
@@ -45,19 +45,14 @@ export function parseFastRequest(head: string, maxHead: number): FastRequest | u
   if (sp2 === -1 || sp2 > eol || eol - sp2 !== 9 || head.slice(sp2 + 1, eol) !== "HTTP/1.1") return undefined;
   const url = head.slice(sp1 + 1, sp2);
   if (!ORIGIN_FORM.test(url)) return undefined;
-  const raw: string[] = [];
+  const raw = splitFields(head, eol + 2);
+  if (!raw) return undefined;
   let keepAlive = true;
-  let pos = eol + 2;
-  while (pos < head.length) {
-    let next = head.indexOf("\r\n", pos);
-    if (next === -1) next = head.length;
-    const colon = head.indexOf(":", pos);
-    if (colon <= pos || colon > next) return undefined;
-    const name = head.slice(pos, colon);
-    const rawValue = head.slice(colon + 1, next);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
     // A CR or LF left inside a line is a bare one: llhttp's to judge.
-    if (!TOKEN.test(name) || !VALUE.test(rawValue)) return undefined;
-    const value = trimOws(rawValue);
+    if (!VALUE.test(raw[i + 1]!)) return undefined;
+    const value = (raw[i + 1] = trimOws(raw[i + 1]!));
     switch (name.length) {
       case 6:
         if (name.toLowerCase() === "expect") return undefined;
@@ -81,8 +76,6 @@ export function parseFastRequest(head: string, maxHead: number): FastRequest | u
         if (name.toLowerCase() === "transfer-encoding") return undefined;
         break;
     }
-    raw.push(name, value);
-    pos = next + 2;
   }
   return { method, url, raw, keepAlive };
 }

@@ -10,7 +10,7 @@
  * header name that is not a token, or a repeated Content-Length is not parsed here.
  */
 
-import { TOKEN } from "./parser";
+import { splitFields } from "./parser";
 
 export interface FastHead {
   readonly status: number;
@@ -34,18 +34,13 @@ export function parseFastHead(head: string): FastHead | undefined {
   if (eol === -1) eol = head.length;
   if (eol > 12 && head.charCodeAt(12) !== 32) return undefined;
   const reason = eol > 13 ? head.slice(13, eol) : "";
-  const raw: string[] = [];
+  const raw = splitFields(head, eol + 2);
+  if (!raw) return undefined;
   let length = -1;
   let keepAlive = true;
-  let pos = eol + 2;
-  while (pos < head.length) {
-    let next = head.indexOf("\r\n", pos);
-    if (next === -1) next = head.length;
-    const colon = head.indexOf(":", pos);
-    if (colon <= pos || colon > next) return undefined;
-    const name = head.slice(pos, colon);
-    if (!TOKEN.test(name)) return undefined;
-    const value = head.slice(colon + 1, next).trim();
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = (raw[i + 1] = raw[i + 1]!.trim());
     switch (name.length) {
       case 14:
         if (name.toLowerCase() === "content-length") {
@@ -60,8 +55,6 @@ export function parseFastHead(head: string): FastHead | undefined {
         if (name.toLowerCase() === "connection" && /(^|,)\s*close\s*(,|$)/i.test(value)) keepAlive = false;
         break;
     }
-    raw.push(name, value);
-    pos = next + 2;
   }
   if (length === -1) return undefined;
   return { status, reason, raw, length, keepAlive };
