@@ -15,6 +15,27 @@ function body(size) {
   return Buffer.alloc(size, "ballast-bench-origin-payload.").subarray(0, size);
 }
 
+/**
+ * The start of an nginx configuration both bench nginx instances share (the origin here, the nginx
+ * peer in peers.mjs): process settings, then the opening of the `http` block with its temp paths
+ * and long-lived keep-alive. `tmp` must exist; the caller closes the `http` block.
+ */
+export function nginxPreamble({ dir, tmp, workers, pidFile, connections }) {
+  return `${process.getuid?.() === 0 ? "user root;" : ""}
+worker_processes ${workers};
+daemon off;
+pid ${dir}/${pidFile};
+error_log stderr warn;
+worker_rlimit_nofile 20000;
+events { worker_connections ${connections}; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy; fastcgi_temp_path ${tmp}/fcgi;
+  uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;`;
+}
+
 /** nginx 1 worker listening on every port of `ports`, all serving the same bodies. */
 export async function startNginxOrigin({ dir, ports, cpus }) {
   const www = path.join(dir, "www");
@@ -23,19 +44,7 @@ export async function startNginxOrigin({ dir, ports, cpus }) {
   mkdirSync(tmp, { recursive: true });
   for (const [p, size] of Object.entries(BODIES)) if (size > 64) writeFileSync(path.join(www, p.slice(1)), body(size));
   const conf = `
-${process.getuid?.() === 0 ? "user root;" : ""}
-worker_processes 1;
-daemon off;
-pid ${dir}/origin.pid;
-error_log stderr warn;
-worker_rlimit_nofile 20000;
-events { worker_connections 10000; }
-http {
-  access_log off;
-  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy; fastcgi_temp_path ${tmp}/fcgi;
-  uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
-  keepalive_requests 10000000;
-  keepalive_timeout 300s;
+${nginxPreamble({ dir, tmp, workers: 1, pidFile: "origin.pid", connections: 10000 })}
   sendfile on; tcp_nopush on; tcp_nodelay on;
   open_file_cache max=16 inactive=600s; open_file_cache_valid 600s;
   default_type application/octet-stream;

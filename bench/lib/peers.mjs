@@ -13,6 +13,7 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PEERS_DIR } from "./install.mjs";
+import { nginxPreamble } from "./origin.mjs";
 import { spawnPinned, stopChild, waitPort } from "./proc.mjs";
 
 export const OFFSET = { http: 0, cookie: 1, g100: 2, tcp: 3, shift: 4 };
@@ -36,19 +37,7 @@ export async function startNginx({ dir, base, cpus, origin, workers = 1 }) {
   const server = (port, up) => `  server { listen 127.0.0.1:${port} backlog=4096; location / { proxy_pass http://${up}; } }`;
   const conf = `
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-${process.getuid?.() === 0 ? "user root;" : ""}
-worker_processes ${workers};
-daemon off;
-pid ${dir}/nginx.pid;
-error_log stderr warn;
-worker_rlimit_nofile 20000;
-events { worker_connections 19000; }
-http {
-  access_log off;
-  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy; fastcgi_temp_path ${tmp}/fcgi;
-  uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
-  keepalive_requests 10000000;
-  keepalive_timeout 300s;
+${nginxPreamble({ dir, tmp, workers, pidFile: "nginx.pid", connections: 19000 })}
   proxy_http_version 1.1;
   proxy_set_header Connection "";
   proxy_set_header Host $http_host;
