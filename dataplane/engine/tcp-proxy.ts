@@ -5,6 +5,7 @@ import type { Logger } from "../log";
 import type { Labels, Metrics } from "../metrics";
 import { DrainSchedule, admitsNew, listenerIdentity } from "./drain";
 import { encodeHeader } from "./proxy-protocol";
+import { ReadBuffers, type Relay } from "./read-buffers";
 import { ServicePicker } from "./service-picker";
 import { SlotList } from "./slot-list";
 import { SourceTable } from "./source-table";
@@ -14,8 +15,9 @@ import { SourceTable } from "./source-table";
  * (TLS already terminated); it picks a server of the listener's service, connects, optionally sends a
  * PROXY protocol header, then pipes bytes both ways with backpressure until either side is done.
  *
- * - Backpressure: `stream.pipe` both ways, so a slow reader pauses the other side and at most a
- *   socket's high-water mark is buffered per direction.
+ * - Bytes: client → server with `stream.pipe`; server → client through `ReadBuffers` (reads into
+ *   reused buffers, written out at once), the direction of downloads. Both ways a full destination
+ *   pauses the source, so at most a socket's high-water mark is buffered per direction.
  * - Half-close: both sockets allow half-open; a FIN from one side is forwarded as `end()` after the
  *   buffered bytes are flushed, and the other direction keeps flowing.
  * - Connect failures (refused, unreachable, connect timeout) happen before any byte reaches a server,
@@ -74,6 +76,8 @@ interface Connection {
   readonly localPort: number | undefined;
   server: ServerSnapshot | undefined;
   upstream: net.Socket | undefined;
+  /** Server → client reads (one per connection, reattached on each connect attempt). */
+  relay: Relay | undefined;
   labels: Labels | undefined;
   established: boolean;
   headerBytes: number;
@@ -112,6 +116,7 @@ export class TcpProxy {
   /** Every open client connection, including those of removed services and listeners. */
   private readonly all = new SlotList<Connection>("allSlot");
   private readonly drains: DrainSchedule<Connection>;
+  private readonly buffers = new ReadBuffers();
   private listenerIds = new Set<string>();
   private health: HealthTable = {};
   private readonly housekeeping: NodeJS.Timeout;
@@ -212,6 +217,7 @@ export class TcpProxy {
       localPort: socket.localPort,
       server: undefined,
       upstream: undefined,
+      relay: undefined,
       labels: undefined,
       established: false,
       headerBytes: 0,
@@ -254,6 +260,11 @@ export class TcpProxy {
       toClients += c.client.writableLength + (c.upstream?.readableLength ?? 0);
     }
     return { toServers, toClients };
+  }
+
+  /** Server → client read buffers: allocated, given up to pending writes, kept free (diagnostics). */
+  readBufferStats(): { allocated: number; givenToWrites: number; free: number } {
+    return this.buffers.stats();
   }
 
   /**
@@ -300,7 +311,9 @@ export class TcpProxy {
     if (!list) state.conns.set(server.key, (list = new SlotList<Connection>("serverSlot")));
     list.add(c);
 
-    const upstream = net.connect({ host: server.address, port: server.port, allowHalfOpen: true });
+    const relay = (c.relay ??= this.buffers.relay(c.client));
+    const upstream = net.connect({ host: server.address, port: server.port, allowHalfOpen: true, onread: relay.onread });
+    relay.attach(upstream);
     c.upstream = upstream;
     c.connectTimer = setTimeout(() => this.connectFailed(c, upstream, "timeout"), this.connectTimeoutMs);
     upstream.once("connect", () => this.onConnect(c, upstream));
@@ -380,7 +393,10 @@ export class TcpProxy {
     upstream.setTimeout(this.idleTimeoutMs, onIdle);
     // pipe() forwards 'end' as end() (half-close) and pauses the source while the destination is full.
     client.pipe(upstream);
-    upstream.pipe(client);
+    // The server's bytes already flow through the relay (since connect); its FIN is forwarded the
+    // same way. resume() lets the socket emit 'end'; no byte goes through its stream.
+    upstream.once("end", () => client.end());
+    upstream.resume();
   }
 
   private onClientClose(c: Connection): void {
@@ -440,6 +456,7 @@ export class TcpProxy {
     this.all.delete(c);
     if (!c.client.destroyed) c.client.destroy();
     if (c.upstream && !c.upstream.destroyed) c.upstream.destroy();
+    c.relay?.release();
   }
 
   /** Adds the bytes moved since the last flush to the counters (at close and every few seconds). */
