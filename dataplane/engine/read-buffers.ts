@@ -1,35 +1,63 @@
 import type * as net from "node:net";
 
 /**
- * Read buffers for the server → client direction of TCP connections, given to the server socket as
- * its `onread` option. Without them Node allocates a fresh 64 KiB buffer for every read; in a bulk
+ * Read buffers for what servers send (TCP connections and HTTP upstream connections), given to the
+ * server socket as its `onread` option. Without them Node allocates a fresh 64 KiB buffer for every read; in a bulk
  * transfer that memory is cold each time and waits for the GC, and the proxy ran at about 60% of
  * HAProxy's MB/s. Reading into a buffer that is written out at once and reused keeps it in the
  * cache, as HAProxy's own buffers are (docs/benchmarks.md, TCP).
  *
  * - Every connection starts on the shared buffer: one for the whole process, so an idle connection
- *   holds no read memory. A read into it is copied before it is written, since the next read of any
- *   connection overwrites it.
+ *   holds no read memory. Bytes read into it must be copied before anything keeps them past the read
+ *   callback (`isBorrowed` tells), since the next read of any connection overwrites them.
  * - A read that fills the shared buffer (a transfer is under way) gives the connection a large
  *   buffer of its own from a free list. Its reads are written without a copy.
  * - A write the kernel did not take at once keeps a reference to the bytes until it completes: the
- *   buffer then belongs to that write, and the connection takes a fresh one for its next read.
+ *   buffer then belongs to that write, and the connection takes a fresh one for its next read. The
+ *   callback names the one socket its bytes were written to (`after`); a socket that still holds
+ *   bytes after the callback counts as such a write.
  * - A read that leaves the own buffer part empty (the socket is drained: the transfer is over or
  *   waits for the server) gives it back to the free list, and the connection returns to the shared
  *   buffer. A connection left idle therefore never holds an own buffer.
  */
+/** Bytes of a read buffer: Node's default read size. */
+const READ_BYTES = 64 * 1024;
+
+/** The process's shared read buffer (see `ReadBuffers`). */
+const SHARED = Buffer.allocUnsafeSlow(READ_BYTES);
+
+/** Whether `bytes` lie in the shared read buffer: copy them before keeping them past the read. */
+export function isBorrowed(bytes: Uint8Array): boolean {
+  return bytes.buffer === SHARED.buffer;
+}
+
 export class ReadBuffers {
-  /** Bytes of the shared buffer; a read that fills it moves the connection to an own buffer. */
-  static readonly SHARED_BYTES = 16 * 1024;
-  /** Bytes of an own buffer: Node's default read size. */
-  static readonly OWN_BYTES = 64 * 1024;
+  /** Bytes of every read buffer, shared or own. */
+  static readonly BYTES = READ_BYTES;
   /** Own buffers kept for reuse; more are left to the GC. */
   static readonly MAX_FREE = 64;
+  /** The shared buffer: where every connection's reads start. */
+  static readonly shared: Buffer = SHARED;
 
-  private readonly shared = Buffer.allocUnsafeSlow(ReadBuffers.SHARED_BYTES);
   private readonly free: Buffer[] = [];
   private allocated = 0;
   private given = 0;
+
+  /**
+   * The buffer for a socket's next read, after a read of `n` bytes into `buf` whose bytes went to
+   * `to` (written, or dropped: undefined) within the read callback.
+   */
+  after(buf: Uint8Array, n: number, to: net.Socket | undefined): Buffer {
+    if (buf === SHARED) return n === READ_BYTES ? this.take() : SHARED;
+    // A write still queued holds `buf`: it is that write's now.
+    const pending = to !== undefined && to.writableLength > 0;
+    if (pending) this.given++;
+    if (n < buf.byteLength) {
+      if (!pending) this.giveBack(buf as Buffer);
+      return SHARED;
+    }
+    return pending ? this.take() : (buf as Buffer);
+  }
 
   /**
    * The read side of one connection's server → client direction: pass `onread` to the server
@@ -38,7 +66,7 @@ export class ReadBuffers {
    * drains (the same backpressure as `stream.pipe`).
    */
   relay(to: net.Socket): Relay {
-    let next: Buffer = this.shared;
+    let next: Buffer = SHARED;
     let from: net.Socket | undefined;
     let waiting = false;
     to.on("drain", () => {
@@ -50,17 +78,9 @@ export class ReadBuffers {
       buffer: () => next,
       callback: (n, buf) => {
         if (to.destroyed) return false;
-        const own = buf !== this.shared;
-        const ok = to.write(own ? (buf as Buffer).subarray(0, n) : Buffer.from(this.shared.subarray(0, n)));
-        if (own) {
-          // A write still queued holds `buf`: it is that write's now.
-          const pending = to.writableLength > 0;
-          if (pending) this.given++;
-          if (n < buf.byteLength) {
-            if (!pending) this.giveBack(buf as Buffer);
-            next = this.shared;
-          } else if (pending) next = this.take();
-        } else if (n === ReadBuffers.SHARED_BYTES) next = this.take();
+        const bytes = (buf as Buffer).subarray(0, n);
+        const ok = to.write(buf === SHARED ? Buffer.from(bytes) : bytes);
+        next = this.after(buf, n, to);
         if (!ok) waiting = true;
         return ok;
       },
@@ -71,11 +91,16 @@ export class ReadBuffers {
         from = socket;
       },
       release: () => {
-        if (next !== this.shared) this.giveBack(next);
-        next = this.shared;
+        this.release(next);
+        next = SHARED;
         from = undefined;
       },
     };
+  }
+
+  /** A connection is over: the own buffer it held for its next read goes back to the free list. */
+  release(next: Buffer): void {
+    if (next !== SHARED) this.giveBack(next);
   }
 
   /** Own buffers allocated so far, given up to pending writes, and kept free (for tests). */
@@ -87,7 +112,7 @@ export class ReadBuffers {
     const buf = this.free.pop();
     if (buf) return buf;
     this.allocated++;
-    return Buffer.allocUnsafeSlow(ReadBuffers.OWN_BYTES);
+    return Buffer.allocUnsafeSlow(READ_BYTES);
   }
 
   private giveBack(buf: Buffer): void {
@@ -102,3 +127,6 @@ export interface Relay {
   /** The connection is over: its own buffer, if it holds one, goes back to the free list. */
   release(): void;
 }
+
+/** The read buffers of HTTP upstream connections (one process, one event loop). */
+export const upstreamReadBuffers = new ReadBuffers();

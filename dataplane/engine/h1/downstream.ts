@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { STATUS_TEXT, classifyClientError, rejectSocket } from "../http/errors";
 import type { HttpLimits } from "../http/limits";
+import { isBorrowed } from "../read-buffers";
 import { parseFastRequest } from "./request-head";
 import { HEAD_END, METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
 
@@ -226,13 +227,17 @@ export class Downstream {
     const s = this.conn.socket;
     if (!chunk || chunk.length > MERGE_LIMIT) {
       s.write(head, "latin1");
-      return chunk ? s.write(chunk) : true;
+      return chunk ? s.write(kept(chunk)) : true;
     }
     // One latin1 string: written straight from V8's copy (no Buffer to allocate and fill).
     return s.write(head + chunk.toString("latin1"), "latin1");
   }
 
-  /** Writes a body chunk; false when the client's buffer is full (wait for `onDrain`). */
+  /**
+   * Writes a body chunk; false when the client's buffer is full (wait for `onDrain`). A chunk in
+   * the shared read buffer (an upstream read, see ReadBuffers) is copied, since the socket may keep
+   * it past the read.
+   */
   write(chunk: Buffer): boolean {
     if (this.finished || chunk.length === 0) return true;
     const s = this.conn.socket;
@@ -240,13 +245,13 @@ export class Downstream {
       case Framing.None:
         return true;
       case Framing.Length:
-        return this.headOut === undefined ? s.write(chunk) : this.flushHead(chunk);
+        return this.headOut === undefined ? s.write(kept(chunk)) : this.flushHead(chunk);
       case Framing.Chunked:
         s.write(chunk.length.toString(16) + CRLF, "latin1");
-        s.write(chunk);
+        s.write(kept(chunk));
         return s.write(CRLF, "latin1");
       default:
-        return s.write(chunk);
+        return s.write(kept(chunk));
     }
   }
 
@@ -592,4 +597,9 @@ export class ClientConnection {
     this.socket.off("data", this.onData);
     this.releaseParser();
   };
+}
+
+/** `chunk`, or a copy of it when it lies in the shared read buffer (see ReadBuffers). */
+function kept(chunk: Buffer): Buffer {
+  return isBorrowed(chunk) ? Buffer.from(chunk) : chunk;
 }

@@ -6,6 +6,7 @@ import type { Downstream } from "./downstream";
 import { HEAD_END, RESPONSE, createParser, freeParser, type HttpParser, type ParseError } from "./parser";
 import { SlotList } from "../slot-list";
 import { parseFastHead } from "./response-head";
+import { ReadBuffers, isBorrowed, upstreamReadBuffers } from "../read-buffers";
 
 /**
  * The server side: keep-alive connections to one server (`UpstreamPool`), and one attempt of one
@@ -295,6 +296,8 @@ export class UpstreamConnection {
   idleSince = -1;
   readonly connectDeadline: number;
   private dead = false;
+  /** Where the next read goes (see ReadBuffers). */
+  private nextRead: Buffer = ReadBuffers.shared;
 
   constructor(
     private readonly pool: UpstreamPool,
@@ -305,9 +308,10 @@ export class UpstreamConnection {
   ) {
     this.opener = opener;
     this.connectDeadline = performance.now() + connectTimeoutMs;
-    this.socket = net.connect({ host, port, noDelay: true });
+    this.socket = net.connect({ host, port, noDelay: true, onread: { buffer: () => this.nextRead, callback: this.onRead } });
     this.socket.on("connect", this.onConnect);
-    this.socket.on("data", this.onData);
+    // Bytes arrive through `onRead`, never as 'data'; resume() lets the socket emit 'end'.
+    this.socket.resume();
     this.socket.on("end", this.onEnd);
     this.socket.on("error", this.onError);
     this.socket.once("close", this.onClose);
@@ -371,6 +375,14 @@ export class UpstreamConnection {
     this.pool.connectedFor(this, opener);
   };
 
+  /** A read of `n` bytes into `buf`: handled, then the buffer for the next read is chosen. */
+  private readonly onRead = (n: number, buf: Uint8Array): boolean => {
+    const to = this.ex?.req.socket;
+    this.onData((buf as Buffer).subarray(0, n));
+    this.nextRead = upstreamReadBuffers.after(buf, n, to);
+    return true;
+  };
+
   private readonly onData = (data: Buffer): void => {
     const ex = this.ex;
     const parser = this.parser;
@@ -397,7 +409,7 @@ export class UpstreamConnection {
     const end = buf.indexOf(HEAD_END);
     if (end === -1) {
       if (buf.length > MAX_RESPONSE_HEAD) return this.strictFrom(parser, buf);
-      this.headBuf = buf;
+      this.headBuf = isBorrowed(buf) ? Buffer.from(buf) : buf;
       return;
     }
     const fast = ex.req.method === "HEAD" ? undefined : parseFastHead(buf.toString("latin1", 0, end));
@@ -476,6 +488,8 @@ export class UpstreamConnection {
     this.lost(coded("the server closed the connection", "UND_ERR_SOCKET"));
     this.dead = true;
     this.pool.remove(this);
+    upstreamReadBuffers.release(this.nextRead);
+    this.nextRead = ReadBuffers.shared;
     const p = this.parser;
     this.parser = undefined;
     if (p) freeParser(p);

@@ -213,7 +213,7 @@ describe("TCP read buffers", () => {
     const { proxy, front } = await proxyTo(replier(sent));
     const client = res.socket(await connect(front.port));
     const got = drain(client, false);
-    const BULK = ReadBuffers.OWN_BYTES * 4;
+    const BULK = ReadBuffers.BYTES * 4;
     client.write(`1 ${BULK}\n`);
     await until(() => got.count() === BULK);
     // A reply of 10 bytes is one short read: after it the connection is back on the shared buffer.
