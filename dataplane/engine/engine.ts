@@ -231,9 +231,9 @@ export class Engine {
             if (!st.gate) return this.http.handle(req, httpListener(st));
             this.whenOpen(st, () => this.http.handle(req, httpListener(st)), () => req.destroy());
           },
-          upgrade: (req, socket, head) => {
+          upgrade: (req, socket, head, pipeTo) => {
             const st = state();
-            this.whenOpen(st, () => this.http.handleUpgrade(req, socket, head, httpListener(st)), () => socket.destroy());
+            this.whenOpen(st, () => this.http.handleUpgrade(req, socket, head, pipeTo, httpListener(st)), () => socket.destroy());
           },
           clientError: (code, status) => {
             if (status !== undefined) this.metrics.inc(CLIENT_ERRORS, CLIENT_ERRORS_HELP, { listener: listener.name, code: String(status) });

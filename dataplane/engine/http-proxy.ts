@@ -189,7 +189,7 @@ export class HttpProxy {
     this.attempt(ctx, server, setCookie);
   }
 
-  handleUpgrade(req: Downstream, socket: Socket, head: Buffer, listener: ListenerSnapshot): void {
+  handleUpgrade(req: Downstream, socket: Socket, head: Buffer, pipeTo: (upstream: Socket) => void, listener: ListenerSnapshot): void {
     socket.on("error", () => socket.destroy());
     const up = this.services.get(listener.service);
     if (!up) return rejectSocket(socket, 503, errorBodies.noService(listener.service));
@@ -209,7 +209,7 @@ export class HttpProxy {
           const tunnel: InFlight = { abort: () => (upstream.destroy(), socket.destroy()), inflightSlot: -1 };
           up.track(server, tunnel);
           this.count(listener, up.service.name, server, "upgrade");
-          splice(req.method, req.url, socket, head, upstream, hdr.headers, () => up.untrack(server, tunnel));
+          splice(req.method, req.url, socket, head, upstream, hdr.headers, pipeTo, () => up.untrack(server, tunnel));
         },
         (err: NodeJS.ErrnoException) => {
           this.log.warn({ service: up.service.name, server: serverLabel(server.address, server.port), err: err.code ?? err.message }, "upgrade: server unreachable");

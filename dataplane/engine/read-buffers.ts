@@ -128,5 +128,10 @@ export interface Relay {
   release(): void;
 }
 
-/** The read buffers of HTTP upstream connections (one process, one event loop). */
-export const upstreamReadBuffers = new ReadBuffers();
+/** The read buffers of the HTTP engine: upstream connections and tunnels (one process, one event loop). */
+export const httpReadBuffers = new ReadBuffers();
+
+/** `bytes`, or a copy of them when they lie in the shared read buffer (to keep past the read). */
+export function keep(bytes: Buffer): Buffer {
+  return bytes.buffer === SHARED.buffer ? Buffer.from(bytes) : bytes;
+}

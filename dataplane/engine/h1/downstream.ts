@@ -1,7 +1,8 @@
 import type { Socket } from "node:net";
 import { STATUS_TEXT, classifyClientError, rejectSocket } from "../http/errors";
 import type { HttpLimits } from "../http/limits";
-import { isBorrowed } from "../read-buffers";
+import { adoptReads } from "../adopt-reads";
+import { ReadBuffers, httpReadBuffers, keep } from "../read-buffers";
 import { parseFastRequest } from "./request-head";
 import { HEAD_END, METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
 
@@ -25,7 +26,11 @@ import { HEAD_END, METHODS, REQUEST, createParser, freeParser, headerValue, type
 
 export interface DownstreamHandler {
   request(req: Downstream): void;
-  upgrade(req: Downstream, socket: Socket, head: Buffer): void;
+  /**
+   * An upgrade request: `head` is what the client sent after it; `pipeTo` sends the client's later
+   * bytes (and its end) to the tunnel's server socket.
+   */
+  upgrade(req: Downstream, socket: Socket, head: Buffer, pipeTo: (upstream: Socket) => void): void;
   /** A request the parser refused (status) or a connection-level failure (status undefined). */
   clientError(code: string, status: number | undefined): void;
 }
@@ -160,7 +165,7 @@ export class Downstream {
       this.bodyStarted = true;
       this.bodySink(chunk);
     } else {
-      this.pending.push(chunk);
+      this.pending.push(keep(chunk));
       this.conn.pauseFor(this);
     }
   }
@@ -227,7 +232,7 @@ export class Downstream {
     const s = this.conn.socket;
     if (!chunk || chunk.length > MERGE_LIMIT) {
       s.write(head, "latin1");
-      return chunk ? s.write(kept(chunk)) : true;
+      return chunk ? s.write(keep(chunk)) : true;
     }
     // One latin1 string: written straight from V8's copy (no Buffer to allocate and fill).
     return s.write(head + chunk.toString("latin1"), "latin1");
@@ -245,13 +250,13 @@ export class Downstream {
       case Framing.None:
         return true;
       case Framing.Length:
-        return this.headOut === undefined ? s.write(kept(chunk)) : this.flushHead(chunk);
+        return this.headOut === undefined ? s.write(keep(chunk)) : this.flushHead(chunk);
       case Framing.Chunked:
         s.write(chunk.length.toString(16) + CRLF, "latin1");
-        s.write(kept(chunk));
+        s.write(keep(chunk));
         return s.write(CRLF, "latin1");
       default:
-        return s.write(kept(chunk));
+        return s.write(keep(chunk));
     }
   }
 
@@ -319,6 +324,10 @@ export class ClientConnection {
   private idleSince = -1;
   private upgrading: Downstream | undefined;
   private dead = false;
+  /** Reads come through `onRead` (adopt-reads.ts), not 'data' events. */
+  private readonly adopted: boolean;
+  /** After an upgrade (adopted socket): the tunnel's reads (ReadBuffers.relay). */
+  private tunnelReads: { buffer: () => Buffer; callback: (n: number, buf: Uint8Array) => boolean } | undefined;
   private executing = false;
 
   constructor(socket: Socket, owner: ConnectionOwner) {
@@ -333,7 +342,10 @@ export class ClientConnection {
       onBody: this.onBody,
       onMessageComplete: this.onMessageComplete,
     };
-    socket.on("data", this.onData);
+    // Reads into the shared read buffer when Node allows it (adopt-reads.ts), else 'data' events.
+    this.adopted = adoptReads(socket, { buffer: this.readBuffer, callback: this.onRead });
+    if (this.adopted) socket.resume();
+    else socket.on("data", this.onData);
     socket.on("error", this.onError);
     socket.on("end", this.onEnd);
     socket.once("close", this.onClose);
@@ -399,6 +411,26 @@ export class ClientConnection {
     if (this.requestSince < 0 && this.headSince < 0) this.idleSince = performance.now();
   }
 
+  private readonly readBuffer = (): Buffer => (this.tunnelReads ? this.tunnelReads.buffer() : ReadBuffers.shared);
+
+  /** An adopted socket's read: the request parser's bytes, or the tunnel's after an upgrade. */
+  private readonly onRead = (n: number, buf: Uint8Array): boolean => {
+    if (this.tunnelReads) return this.tunnelReads.callback(n, buf);
+    this.onData((buf as Buffer).subarray(0, n));
+    return true;
+  };
+
+  /** After an upgrade: the client's bytes go to `upstream` with backpressure, and its end too. */
+  private readonly pipeTo = (upstream: Socket): void => {
+    if (!this.adopted) return void this.socket.pipe(upstream);
+    const relay = httpReadBuffers.relay(upstream);
+    relay.attach(this.socket);
+    this.tunnelReads = relay.onread as { buffer: () => Buffer; callback: (n: number, buf: Uint8Array) => boolean };
+    this.socket.once("end", () => upstream.end());
+    this.socket.once("close", () => relay.release());
+    this.socket.resume();
+  };
+
   private readonly onData = (data: Buffer): void => {
     if (this.stopped || this.dead) return;
     this.idleSince = -1;
@@ -448,7 +480,9 @@ export class ClientConnection {
     if (up) {
       this.upgrading = undefined;
       this.detach();
-      return () => this.owner.handler().upgrade(up, this.socket, ret < data.length ? data.subarray(ret) : Buffer.alloc(0));
+      // What followed the head is kept past this read: a copy.
+      const head = ret < data.length ? Buffer.from(data.subarray(ret)) : Buffer.alloc(0);
+      return () => this.owner.handler().upgrade(up, this.socket, head, this.pipeTo);
     }
     // At a message boundary the parser holds nothing: give it back until it is needed again.
     if (this.headSince < 0 && this.requestSince < 0 && this.parser === parser) {
@@ -554,6 +588,8 @@ export class ClientConnection {
   /** Stops parsing (upgrade handed the socket over, or the connection is ending). */
   private detach(): void {
     this.socket.off("data", this.onData);
+    // An adopted socket keeps reading until paused: its bytes wait in the kernel for `pipeTo`.
+    if (this.adopted) this.socket.pause();
     this.socket.off("end", this.onEnd);
     this.headSince = -1;
     this.requestSince = -1;
@@ -599,7 +635,3 @@ export class ClientConnection {
   };
 }
 
-/** `chunk`, or a copy of it when it lies in the shared read buffer (see ReadBuffers). */
-function kept(chunk: Buffer): Buffer {
-  return isBorrowed(chunk) ? Buffer.from(chunk) : chunk;
-}

@@ -6,7 +6,7 @@ import type { Downstream } from "./downstream";
 import { HEAD_END, RESPONSE, createParser, freeParser, type HttpParser, type ParseError } from "./parser";
 import { SlotList } from "../slot-list";
 import { parseFastHead } from "./response-head";
-import { ReadBuffers, isBorrowed, upstreamReadBuffers } from "../read-buffers";
+import { ReadBuffers, httpReadBuffers, keep } from "../read-buffers";
 
 /**
  * The server side: keep-alive connections to one server (`UpstreamPool`), and one attempt of one
@@ -130,11 +130,13 @@ export class Exchange {
     const s = this.conn?.socket;
     if (!s || chunk.length === 0) return;
     let ok: boolean;
+    // llhttp hands body chunks over as copies; `keep` is the guard should one ever lie in the
+    // shared read buffer (an adopted client socket's read).
     if (this.req.chunked) {
       s.write(chunk.length.toString(16) + CRLF, "latin1");
-      s.write(chunk);
+      s.write(keep(chunk));
       ok = s.write(CRLF, "latin1");
-    } else ok = s.write(chunk);
+    } else ok = s.write(keep(chunk));
     if (!ok && !this.pendingDrain) {
       this.pendingDrain = true;
       this.req.pauseBody();
@@ -379,7 +381,7 @@ export class UpstreamConnection {
   private readonly onRead = (n: number, buf: Uint8Array): boolean => {
     const to = this.ex?.req.socket;
     this.onData((buf as Buffer).subarray(0, n));
-    this.nextRead = upstreamReadBuffers.after(buf, n, to);
+    this.nextRead = httpReadBuffers.after(buf, n, to);
     return true;
   };
 
@@ -409,7 +411,7 @@ export class UpstreamConnection {
     const end = buf.indexOf(HEAD_END);
     if (end === -1) {
       if (buf.length > MAX_RESPONSE_HEAD) return this.strictFrom(parser, buf);
-      this.headBuf = isBorrowed(buf) ? Buffer.from(buf) : buf;
+      this.headBuf = keep(buf);
       return;
     }
     const fast = ex.req.method === "HEAD" ? undefined : parseFastHead(buf.toString("latin1", 0, end));
@@ -488,7 +490,7 @@ export class UpstreamConnection {
     this.lost(coded("the server closed the connection", "UND_ERR_SOCKET"));
     this.dead = true;
     this.pool.remove(this);
-    upstreamReadBuffers.release(this.nextRead);
+    httpReadBuffers.release(this.nextRead);
     this.nextRead = ReadBuffers.shared;
     const p = this.parser;
     this.parser = undefined;

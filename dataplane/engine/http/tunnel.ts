@@ -52,7 +52,9 @@ export function connectUpstream(server: ServerSnapshot, timeoutMs: number): Prom
 }
 
 /**
- * Pipes `client` ⇄ `upstream` after writing the head and any bytes the client sent after it.
+ * Pipes `client` ⇄ `upstream` after writing the head and any bytes the client sent after it;
+ * `pipeClient` sends the client's bytes to `upstream` (`client.pipe(upstream)`, or the client
+ * connection's own reads: see ClientConnection).
  * An end from one side ends the other (after its buffered bytes); an error destroys both; when one
  * side has closed the other gets `lingerMs` to finish. `onClose` runs once both are closed.
  */
@@ -63,6 +65,7 @@ export function splice(
   head: Buffer,
   upstream: net.Socket,
   headers: readonly string[],
+  pipeClient: (upstream: net.Socket) => void,
   onClose: () => void,
   lingerMs = 5000,
 ): void {
@@ -88,5 +91,5 @@ export function splice(
   upstream.once("close", closed(client));
   client.once("close", closed(upstream));
   upstream.pipe(client);
-  client.pipe(upstream);
+  pipeClient(upstream);
 }

@@ -1,0 +1,64 @@
+import type * as net from "node:net";
+import { TLSSocket } from "node:tls";
+
+/**
+ * `onread` for sockets Node created itself. `net.connect` takes an `onread` option (reads go into a
+ * buffer the caller gives and are handed to a callback, never through the stream), but a server's
+ * accepted sockets cannot be given one. Their reads are half of an HTTP proxy's reads, and going
+ * through the stream (a fresh 64 KiB buffer per read, `push`, a `nextTick`) cost about 14% of the
+ * CPU per request at 64 B (docs/benchmarks.md).
+ *
+ * This sets, on an accepted socket, the three fields of `net.Socket` that the `onread` option sets
+ * (lib/net.js: `kBuffer`, `kBufferCb`, `kBufferGen`, found by their symbols' descriptions) and
+ * points the handle at the buffer (`useUserBuffer`), which is what `net.connect` does with the
+ * option. From then on the socket behaves exactly as a connecting socket with `onread`: `pause()`
+ * and `resume()` stop and start reading, and the end of the stream is still an 'end' event.
+ *
+ * These fields are Node's internals. Where they are missing (another Node version), or the socket
+ * is a TLS socket, or it has already read bytes, nothing is changed and `adoptReads` returns
+ * false: the caller reads through 'data' events as before. The tests pin that the pinned Node
+ * takes the fast path (test/dataplane/engine/adopt-reads.test.ts).
+ */
+
+export interface OnRead {
+  /** The buffer the next read goes into (called after every read, as `onread.buffer`). */
+  buffer: () => Buffer;
+  /** `n` bytes were read into `buf`; false stops reading (as `pause()`). */
+  callback: (n: number, buf: Uint8Array) => boolean;
+}
+
+interface OnreadFields {
+  buffer: symbol;
+  callback: symbol;
+  generator: symbol;
+}
+
+/** The fields, found on the first socket seen (undefined: not looked yet; null: not there). */
+let fields: OnreadFields | null | undefined;
+
+function lookup(socket: net.Socket): OnreadFields | null {
+  const byName = new Map<string, symbol>();
+  for (const s of Object.getOwnPropertySymbols(socket)) if (s.description) byName.set(s.description, s);
+  const buffer = byName.get("kBuffer");
+  const callback = byName.get("kBufferCb");
+  const generator = byName.get("kBufferGen");
+  return buffer && callback && generator ? { buffer, callback, generator } : null;
+}
+
+/** Gives `socket` the behaviour of `onread`; false (nothing changed) where it cannot. */
+export function adoptReads(socket: net.Socket, onread: OnRead): boolean {
+  if (socket instanceof TLSSocket || socket.readableLength > 0 || socket.destroyed) return false;
+  const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } })._handle;
+  if (!handle || typeof handle.useUserBuffer !== "function") return false;
+  if (fields === undefined) fields = lookup(socket);
+  if (!fields) return false;
+  const s = socket as unknown as Record<symbol, unknown>;
+  // Unset on a socket created without `onread`; anything else is not the layout this expects.
+  if (s[fields.buffer] !== null || s[fields.callback] !== null || s[fields.generator] !== null) return false;
+  const first = onread.buffer();
+  s[fields.generator] = onread.buffer;
+  s[fields.callback] = onread.callback;
+  s[fields.buffer] = first;
+  handle.useUserBuffer(first);
+  return true;
+}
