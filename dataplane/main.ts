@@ -1,3 +1,5 @@
+// First: re-executes with the data plane's V8 flags before anything else loads (node-flags.ts).
+import "./node-flags";
 import { parseHostPort } from "./admin/admin-server";
 import { createLogger, type Logger } from "./log";
 import { startPrimary } from "./primary";

@@ -1,0 +1,44 @@
+import { readFileSync } from "node:fs";
+import { afterEach, describe, expect, test } from "vitest";
+import { NODE_FLAGS, missingFlags } from "../../dataplane/node-flags";
+import { startDataplane, type Dataplane } from "../helpers/dataplane-process";
+
+/** The data plane's V8 flags (dataplane/node-flags.ts): applied however it is started, unless given. */
+
+const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+const children = (pid: number) =>
+  readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+
+describe("data plane node flags", () => {
+  let dp: Dataplane | undefined;
+  afterEach(async () => {
+    await dp?.stop();
+    dp = undefined;
+  });
+
+  test("missingFlags: a flag given on the command line or in NODE_OPTIONS (either spelling) is not added again", () => {
+    expect(NODE_FLAGS).toContain("--max-semi-space-size=4");
+    expect(missingFlags([], "")).toEqual([...NODE_FLAGS]);
+    expect(missingFlags(["--inspect", "--max-old-space-size=100"], "--trace-gc")).toEqual([...NODE_FLAGS]);
+    expect(missingFlags(["--max-semi-space-size=16"], "")).toEqual([]);
+    expect(missingFlags([], "--foo --max_semi_space_size=8")).toEqual([]);
+  });
+
+  test("`node main.js` runs with the flags (same PID: re-executed in place), and so do its workers", async () => {
+    dp = await startDataplane({ env: { BALLAST_WORKERS: "1" } });
+    const args = cmdline(dp.pid);
+    for (const f of NODE_FLAGS) expect(args).toContain(f);
+    expect(args.at(-1)).toMatch(/main\.js$/);
+    const workers = children(dp.pid);
+    expect(workers.length).toBe(1);
+    for (const f of NODE_FLAGS) expect(cmdline(workers[0]!)).toContain(f);
+  });
+
+  test("a value the user gave in NODE_OPTIONS is kept", async () => {
+    dp = await startDataplane({ env: { BALLAST_WORKERS: "0", NODE_OPTIONS: "--max-semi-space-size=8" } });
+    expect(cmdline(dp.pid)).not.toContain("--max-semi-space-size=4");
+  });
+});
