@@ -6,7 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tls from "node:tls";
 import { buildSnapshot, type ListenerSnapshot, type Snapshot } from "../../dataplane/config/snapshot";
-import type { TcpProxy } from "../../dataplane/engine/tcp-proxy";
+import { TcpProxy } from "../../dataplane/engine/tcp-proxy";
+import { silentLogger } from "../../dataplane/log";
+import { Metrics } from "../../dataplane/metrics";
 import { BackendService, HealthCheck, Listener, ServerGroup } from "../../model";
 
 /**
@@ -504,4 +506,32 @@ export function listenerOf(snapshot: Snapshot, name: string): ListenerSnapshot {
   const l = snapshot.listeners.find((x) => x.name === name);
   if (!l) throw new Error(`no listener ${name}`);
   return l;
+}
+
+/**
+ * A TcpProxy with one listener ("front") in front of one server on 127.0.0.1, whose accepted
+ * sockets go to `onServerSocket` (allowHalfOpen, errors ignored). Everything closes through `res`.
+ */
+export async function proxyToServer(res: Resources, onServerSocket: (s: net.Socket) => void): Promise<{ proxy: TcpProxy; front: { port: number } }> {
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on("error", () => {});
+    onServerSocket(s);
+  });
+  const sockets = new Set<net.Socket>();
+  server.on("connection", (s) => sockets.add(s));
+  res.add(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  const proxy = new TcpProxy({ log: silentLogger(), metrics: new Metrics(), now: Date.now });
+  res.add({ close: () => proxy.close(0) });
+  const snapshot = tcpSnapshot(1, {
+    services: { svc: { servers: [{ address: "127.0.0.1", port }] } },
+    listeners: [{ name: "front", port: 10000, service: "svc" }],
+  });
+  proxy.apply(snapshot);
+  const front = res.add(await startFront(proxy, () => listenerOf(snapshot, "front")));
+  return { proxy, front };
 }

@@ -1,10 +1,7 @@
 import { randomBytes } from "node:crypto";
 import * as net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
-import { TcpProxy } from "../../../../dataplane/engine/tcp-proxy";
-import { silentLogger } from "../../../../dataplane/log";
-import { Metrics } from "../../../../dataplane/metrics";
-import { Resources, connect, listenerOf, sha256, startFront, tcpSnapshot } from "../../../helpers/tcp";
+import { Resources, connect, proxyToServer, sha256 } from "../../../helpers/tcp";
 
 /**
  * 64 MB through the proxy to a reader much slower than the writer: the proxy must pause the fast
@@ -63,26 +60,7 @@ function consumeSlowly(socket: net.Socket): Promise<{ bytes: number; hash: strin
 }
 
 async function setup(onServerSocket: (s: net.Socket) => void) {
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    s.on("error", () => {});
-    onServerSocket(s);
-  });
-  const sockets = new Set<net.Socket>();
-  server.on("connection", (s) => sockets.add(s));
-  res.add(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  const proxy = new TcpProxy({ log: silentLogger(), metrics: new Metrics(), now: Date.now });
-  res.add({ close: () => proxy.close(0) });
-  const snapshot = tcpSnapshot(1, {
-    services: { svc: { servers: [{ address: "127.0.0.1", port }] } },
-    listeners: [{ name: "front", port: 10000, service: "svc" }],
-  });
-  proxy.apply(snapshot);
-  const front = res.add(await startFront(proxy, () => listenerOf(snapshot, "front")));
+  const { proxy, front } = await proxyToServer(res, onServerSocket);
   let maxBuffered = 0;
   const sampler = setInterval(() => {
     const b = proxy.buffered();

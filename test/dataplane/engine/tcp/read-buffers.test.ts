@@ -2,10 +2,8 @@ import { randomBytes } from "node:crypto";
 import * as net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { ReadBuffers } from "../../../../dataplane/engine/read-buffers";
-import { TcpProxy } from "../../../../dataplane/engine/tcp-proxy";
-import { silentLogger } from "../../../../dataplane/log";
-import { Metrics } from "../../../../dataplane/metrics";
-import { Resources, connect, listenerOf, sha256, startFront, tcpSnapshot } from "../../../helpers/tcp";
+import type { TcpProxy } from "../../../../dataplane/engine/tcp-proxy";
+import { Resources, connect, proxyToServer, sha256 } from "../../../helpers/tcp";
 
 /**
  * The server → client direction reads into reused buffers (ReadBuffers): one shared buffer for
@@ -18,29 +16,7 @@ import { Resources, connect, listenerOf, sha256, startFront, tcpSnapshot } from 
 const res = new Resources();
 afterEach(() => res.closeAll());
 
-async function proxyTo(onServerSocket: (s: net.Socket) => void) {
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    s.on("error", () => {});
-    onServerSocket(s);
-  });
-  const sockets = new Set<net.Socket>();
-  server.on("connection", (s) => sockets.add(s));
-  res.add(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  const proxy = new TcpProxy({ log: silentLogger(), metrics: new Metrics(), now: Date.now });
-  res.add({ close: () => proxy.close(0) });
-  const snapshot = tcpSnapshot(1, {
-    services: { svc: { servers: [{ address: "127.0.0.1", port }] } },
-    listeners: [{ name: "front", port: 10000, service: "svc" }],
-  });
-  proxy.apply(snapshot);
-  const front = res.add(await startFront(proxy, () => listenerOf(snapshot, "front")));
-  return { proxy, front };
-}
+const proxyTo = (onServerSocket: (s: net.Socket) => void) => proxyToServer(res, onServerSocket);
 
 /**
  * The server side: on each line "<count> <size> [spaced]" from the client, writes `count` random
