@@ -1,5 +1,6 @@
 import type * as net from "node:net";
 import { TLSSocket } from "node:tls";
+import type { OnRead } from "./read-buffers";
 
 /**
  * `onread` for sockets Node created itself. `net.connect` takes an `onread` option (reads go into a
@@ -19,13 +20,6 @@ import { TLSSocket } from "node:tls";
  * false: the caller reads through 'data' events as before. The tests pin that the pinned Node
  * takes the fast path (test/dataplane/engine/adopt-reads.test.ts).
  */
-
-export interface OnRead {
-  /** The buffer the next read goes into (called after every read, as `onread.buffer`). */
-  buffer: () => Buffer;
-  /** `n` bytes were read into `buf`; false stops reading (as `pause()`). */
-  callback: (n: number, buf: Uint8Array) => boolean;
-}
 
 interface OnreadFields {
   buffer: symbol;

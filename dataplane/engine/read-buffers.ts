@@ -74,7 +74,7 @@ export class ReadBuffers {
       waiting = false;
       from?.resume();
     });
-    const onread: net.OnReadOpts = {
+    const onread: OnRead = {
       buffer: () => next,
       callback: (n, buf) => {
         if (to.destroyed) return false;
@@ -120,9 +120,17 @@ export class ReadBuffers {
   }
 }
 
+/** A socket's `onread` as Ballast uses it: the next buffer always comes from a function. */
+export interface OnRead {
+  /** The buffer the next read goes into (called after every read). */
+  buffer: () => Buffer;
+  /** `n` bytes were read into `buf`; false stops reading (as `pause()`). */
+  callback: (n: number, buf: Uint8Array) => boolean;
+}
+
 /** One connection's use of `ReadBuffers` (see `ReadBuffers.relay`). */
 export interface Relay {
-  readonly onread: net.OnReadOpts;
+  readonly onread: OnRead;
   attach(socket: net.Socket): void;
   /** The connection is over: its own buffer, if it holds one, goes back to the free list. */
   release(): void;

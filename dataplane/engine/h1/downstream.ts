@@ -2,7 +2,7 @@ import type { Socket } from "node:net";
 import { STATUS_TEXT, classifyClientError, rejectSocket } from "../http/errors";
 import type { HttpLimits } from "../http/limits";
 import { adoptReads } from "../adopt-reads";
-import { ReadBuffers, httpReadBuffers, keep } from "../read-buffers";
+import { ReadBuffers, httpReadBuffers, keep, type OnRead } from "../read-buffers";
 import { parseFastRequest } from "./request-head";
 import { HEAD_END, METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
 
@@ -327,7 +327,7 @@ export class ClientConnection {
   /** Reads come through `onRead` (adopt-reads.ts), not 'data' events. */
   private readonly adopted: boolean;
   /** After an upgrade (adopted socket): the tunnel's reads (ReadBuffers.relay). */
-  private tunnelReads: { buffer: () => Buffer; callback: (n: number, buf: Uint8Array) => boolean } | undefined;
+  private tunnelReads: OnRead | undefined;
   private executing = false;
 
   constructor(socket: Socket, owner: ConnectionOwner) {
@@ -425,7 +425,7 @@ export class ClientConnection {
     if (!this.adopted) return void this.socket.pipe(upstream);
     const relay = httpReadBuffers.relay(upstream);
     relay.attach(this.socket);
-    this.tunnelReads = relay.onread as { buffer: () => Buffer; callback: (n: number, buf: Uint8Array) => boolean };
+    this.tunnelReads = relay.onread;
     this.socket.once("end", () => upstream.end());
     this.socket.once("close", () => relay.release());
     this.socket.resume();
@@ -634,4 +634,3 @@ export class ClientConnection {
     this.releaseParser();
   };
 }
-
