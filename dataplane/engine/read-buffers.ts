@@ -1,15 +1,26 @@
 import type * as net from "node:net";
 
+/** Bytes of a read buffer: Node's default read size. */
+const READ_BYTES = 64 * 1024;
+
+/** The process's shared read buffer (see `ReadBuffers`). */
+const SHARED = Buffer.allocUnsafeSlow(READ_BYTES);
+
+/** `bytes`, or a copy of them when they lie in the shared read buffer (to keep past the read). */
+export function keep(bytes: Buffer): Buffer {
+  return bytes.buffer === SHARED.buffer ? Buffer.from(bytes) : bytes;
+}
+
 /**
  * Read buffers for what servers send (TCP connections and HTTP upstream connections), given to the
- * server socket as its `onread` option. Without them Node allocates a fresh 64 KiB buffer for every read; in a bulk
- * transfer that memory is cold each time and waits for the GC, and the proxy ran at about 60% of
- * HAProxy's MB/s. Reading into a buffer that is written out at once and reused keeps it in the
+ * server socket as its `onread` option. Without them Node allocates a fresh 64 KiB buffer for
+ * every read; in a bulk transfer that memory is cold each time and waits for the GC, and the proxy
+ * ran at about 60% of HAProxy's MB/s. Reading into a buffer that is written out at once and reused keeps it in the
  * cache, as HAProxy's own buffers are (docs/benchmarks.md, TCP).
  *
  * - Every connection starts on the shared buffer: one for the whole process, so an idle connection
  *   holds no read memory. Bytes read into it must be copied before anything keeps them past the read
- *   callback (`isBorrowed` tells), since the next read of any connection overwrites them.
+ *   callback (`keep`), since the next read of any connection overwrites them.
  * - A read that fills the shared buffer (a transfer is under way) gives the connection a large
  *   buffer of its own from a free list. Its reads are written without a copy.
  * - A write the kernel did not take at once keeps a reference to the bytes until it completes: the
@@ -20,17 +31,6 @@ import type * as net from "node:net";
  *   waits for the server) gives it back to the free list, and the connection returns to the shared
  *   buffer. A connection left idle therefore never holds an own buffer.
  */
-/** Bytes of a read buffer: Node's default read size. */
-const READ_BYTES = 64 * 1024;
-
-/** The process's shared read buffer (see `ReadBuffers`). */
-const SHARED = Buffer.allocUnsafeSlow(READ_BYTES);
-
-/** Whether `bytes` lie in the shared read buffer: copy them before keeping them past the read. */
-export function isBorrowed(bytes: Uint8Array): boolean {
-  return bytes.buffer === SHARED.buffer;
-}
-
 export class ReadBuffers {
   /** Bytes of every read buffer, shared or own. */
   static readonly BYTES = READ_BYTES;
@@ -79,7 +79,7 @@ export class ReadBuffers {
       callback: (n, buf) => {
         if (to.destroyed) return false;
         const bytes = (buf as Buffer).subarray(0, n);
-        const ok = to.write(buf === SHARED ? Buffer.from(bytes) : bytes);
+        const ok = to.write(keep(bytes));
         next = this.after(buf, n, to);
         if (!ok) waiting = true;
         return ok;
@@ -138,8 +138,3 @@ export interface Relay {
 
 /** The read buffers of the HTTP engine: upstream connections and tunnels (one process, one event loop). */
 export const httpReadBuffers = new ReadBuffers();
-
-/** `bytes`, or a copy of them when they lie in the shared read buffer (to keep past the read). */
-export function keep(bytes: Buffer): Buffer {
-  return bytes.buffer === SHARED.buffer ? Buffer.from(bytes) : bytes;
-}
