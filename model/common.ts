@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Field types and limits shared by every resource. Every limit of SPEC §1 lives in this folder;

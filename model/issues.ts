@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 
 /** One failing field: a dotted property path (`servers[3].weight`) and what is wrong with it. */
 export interface FieldIssue {

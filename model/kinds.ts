@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 import { BackendService, backendServiceReplaceOnChange } from "./backend-service";
 import { HealthCheck, healthCheckReplaceOnChange } from "./health-check";
 import { Listener, listenerReplaceOnChange } from "./listener";

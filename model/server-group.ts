@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { Address, MAX_DESCRIPTION_LENGTH, MAX_SERVERS_PER_GROUP, Name, Port, intRange, unknownKeyIn } from "./common";
 
 /**

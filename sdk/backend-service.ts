@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { z } from "zod";
+import type * as z from "zod";
 import type { ForwardedHeader, HttpBackendService, Scheduler, TcpBackendService } from "../model";
 import { shimProvider } from "../provider/shim";
 import { optionalRefName, providerProps, resourceOptions, TYPE_MODULE, type CommonArgs } from "./common";
