@@ -1,4 +1,4 @@
-// Ballast as the benchmark runs it: the built data plane (`node dist/dataplane/main.js`), configured
+// Ballast as the benchmark runs it: the data plane as the image runs it (`node build/image/main.js`), configured
 // through its admin API exactly as the provider would, with one listener per scenario (ports as in
 // peers.mjs).
 import { randomBytes } from "node:crypto";
@@ -11,10 +11,14 @@ import { spawnPinned, stopChild, waitPort } from "./proc.mjs";
 /** Admin port: base + this offset (127.0.0.1 only). */
 const ADMIN_OFFSET = 9;
 
-/** `<dist>/dataplane/main.js`: the repository's build by default; `--dist-b` measures another beside it. */
-export function ballastEntry(dist = path.join(REPO_DIR, "dist")) {
-  const file = path.join(dist, "dataplane", "main.js");
-  if (!existsSync(file)) throw new Error(`${file} is missing: build first (npm run build)`);
+/**
+ * The data plane to run: by default the bundle the container image runs (`build/image/main.js`, made
+ * by `npm run bundle`), so the benchmark measures what users deploy. `dir` (`--dist-b`) measures
+ * another build beside it: a bundle directory (`<dir>/main.js`) or a tsc output (`<dir>/dataplane/main.js`).
+ */
+export function ballastEntry(dir = path.join(REPO_DIR, "build", "image")) {
+  const file = [path.join(dir, "main.js"), path.join(dir, "dataplane", "main.js")].find((f) => existsSync(f));
+  if (!file) throw new Error(`${dir} holds neither main.js nor dataplane/main.js: build first (npm run build && npm run bundle)`);
   return { file, label: path.relative(REPO_DIR, file).startsWith("..") ? file : path.relative(REPO_DIR, file) };
 }
 
