@@ -1,5 +1,4 @@
 import type * as net from "node:net";
-import { TLSSocket } from "node:tls";
 import type { OnRead } from "./read-buffers";
 
 /**
@@ -41,7 +40,8 @@ function lookup(socket: net.Socket): OnreadFields | null {
 
 /** Gives `socket` the behaviour of `onread`; false (nothing changed) where it cannot. */
 export function adoptReads(socket: net.Socket, onread: OnRead): boolean {
-  if (socket instanceof TLSSocket || socket.readableLength > 0 || socket.destroyed) return false;
+  // `encrypted`: a TLSSocket (tested by property, so that this module does not load node:tls).
+  if ((socket as { encrypted?: boolean }).encrypted === true || socket.readableLength > 0 || socket.destroyed) return false;
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } })._handle;
   if (!handle || typeof handle.useUserBuffer !== "function") return false;
   if (fields === undefined) fields = lookup(socket);

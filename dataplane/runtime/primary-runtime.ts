@@ -7,7 +7,6 @@ import type { Logger } from "../log";
 import { Metrics, type MetricsDump } from "../metrics";
 import type { TrafficBackend } from "./traffic-backend";
 import type { ServerStatus, TrafficRuntime } from "./traffic-runtime";
-import { WorkerPool } from "./worker-pool";
 
 export interface PrimaryRuntimeOptions {
   log: Logger;
@@ -46,7 +45,8 @@ export class PrimaryRuntime implements TrafficRuntime {
         ? // Loaded only here: a primary with worker processes never runs the engine, so it does not
           // load it (bench/README.md, memory).
           new (require("./local-backend") as typeof import("./local-backend")).LocalBackend({ log: opts.log, host })
-        : await WorkerPool.start({
+        : // Loaded only here too: one process with no workers does not load node:cluster.
+          await (require("./worker-pool") as typeof import("./worker-pool")).WorkerPool.start({
             workers,
             exec: path.join(__dirname, "worker-main.js"),
             log: opts.log,

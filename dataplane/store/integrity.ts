@@ -1,4 +1,3 @@
-import { createSecureContext } from "node:tls";
 import { MAX_LISTENERS, backendProtocolFor, kindNames, type Certificate, type FieldIssue, type Kind, type Specs } from "../../model";
 import { AdminError } from "../errors";
 import { sortedObjects, type Collections } from "./collections";
@@ -101,7 +100,8 @@ type OpenSslError = Error & { code?: unknown; reason?: unknown };
 
 function loadError(options: { cert?: string; key?: string }): OpenSslError | undefined {
   try {
-    createSecureContext(options);
+    // Loaded here: a balancer without certificates never loads node:tls (3 MB of idle RSS).
+    (require("node:tls") as typeof import("node:tls")).createSecureContext(options);
     return undefined;
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));
