@@ -1,6 +1,7 @@
 // First: re-executes with the data plane's V8 flags before anything else loads (node-flags.ts).
 import "./node-flags";
 import { parseHostPort } from "./admin/admin-server";
+import { startIdleCompactor, type IdleCompactor } from "./idle-compactor";
 import { createLogger, type Logger } from "./log";
 import { startPrimary } from "./primary";
 import { PrimaryRuntime, defaultWorkers } from "./runtime/primary-runtime";
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
   // Signals are handled from the first moment: one that arrives while the workers or the admin API
   // are still starting is remembered and acted on as soon as there is something to shut down.
   let primary: Awaited<ReturnType<typeof startPrimary>> | undefined;
+  let compactor: IdleCompactor | undefined;
   let requested: NodeJS.Signals | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
     }
     if (stopping) return void log.warn({ signal }, "already shutting down");
     stopping = true;
+    compactor?.stop();
     log.info({ signal, graceMs: settings.shutdownGraceMs }, "shutting down");
     setTimeout(() => {
       log.error({ graceMs: settings.shutdownGraceMs }, "shutdown did not finish in time; exiting");
@@ -141,6 +144,8 @@ async function main(): Promise<void> {
     await runtime.close(0).catch(() => undefined);
     return exit(log, 1);
   }
+  // Gives back what start-up and each configuration or burst of traffic left, once quiet.
+  compactor = startIdleCompactor({ log: log.child({ component: "memory" }) });
   if (requested) stop(requested);
 }
 

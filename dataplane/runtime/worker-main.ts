@@ -1,3 +1,4 @@
+import { startIdleCompactor } from "../idle-compactor";
 import { createLogger } from "../log";
 import { Engine } from "../engine/engine";
 import { ListenError } from "./traffic-runtime";
@@ -12,6 +13,7 @@ import type { FromWorker, ToWorker } from "./messages";
 
 const log = createLogger(process.env.BALLAST_LOG_LEVEL ?? "info").child({ component: "worker", worker: process.pid });
 const engine = new Engine({ log, host: process.env.BALLAST_LISTEN_HOST ?? "0.0.0.0" });
+const compactor = startIdleCompactor({ log: log.child({ component: "memory" }) });
 
 function send(msg: FromWorker): void {
   if (process.connected) process.send!(msg);
@@ -21,6 +23,7 @@ let shuttingDown = false;
 async function shutdown(graceMs: number): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
+  compactor?.stop();
   await engine.close(graceMs).catch((err: unknown) => log.error({ err }, "engine close failed"));
   process.exit(0);
 }
