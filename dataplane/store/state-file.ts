@@ -1,7 +1,7 @@
-import { open, readFile, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { kindNames, validate, type Kind, type Stored } from "../../model";
 import { emptyCollections, sortedObjects, withObject, type Collections } from "./collections";
+import { close, fsync, open, readFile, readdir, rename, unlink, writeFile } from "./fs-async";
 import { integrityProblems } from "./integrity";
 
 /**
@@ -129,12 +129,12 @@ export async function writeStateFile(file: string, state: PersistedState, onDirS
   const dir = dirname(file);
   const temp = join(dir, `${tempPrefix(file)}${process.pid}.${++tempCounter}.tmp`);
   try {
-    const handle = await open(temp, "w", 0o600);
+    const fd = await open(temp, "w", 0o600);
     try {
-      await handle.writeFile(encodeState(state));
-      await handle.sync();
+      await writeFile(fd, encodeState(state));
+      await fsync(fd);
     } finally {
-      await handle.close();
+      await close(fd);
     }
     await rename(temp, file);
   } catch (err) {
@@ -142,11 +142,11 @@ export async function writeStateFile(file: string, state: PersistedState, onDirS
     throw err;
   }
   try {
-    const handle = await open(dir, "r");
+    const fd = await open(dir, "r");
     try {
-      await handle.sync();
+      await fsync(fd);
     } finally {
-      await handle.close();
+      await close(fd);
     }
   } catch (err) {
     onDirSyncError?.(err);

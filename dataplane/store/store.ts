@@ -1,10 +1,10 @@
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { changedImmutableFields, kinds, validate, type Kind, type Specs, type Stored } from "../../model";
 import { buildSnapshot, type Snapshot } from "../config/snapshot";
 import { AdminError } from "../errors";
 import type { Logger } from "../log";
+import { mkdir } from "./fs-async";
 import { ListenError, type TrafficRuntime } from "../runtime/traffic-runtime";
 import { configObjects, countObjects, emptyCollections, sortedObjects, specOf, withObject, withoutObject, type Collections } from "./collections";
 import { conflictOf, deletionGuard, integrityIssues } from "./integrity";
