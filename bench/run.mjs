@@ -184,7 +184,7 @@ async function main() {
     }
   }
 
-  // Memory, idle: right after start and configuration, before any traffic.
+  // Memory, idle: 2 s after the last proxy started and was configured, before any traffic.
   run.memory = {};
   await sleep(smoke ? 200 : 2000);
   for (const peer of peers) {

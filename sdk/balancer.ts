@@ -47,7 +47,7 @@ export interface BalancerArgs {
    * per stack (a `Token` resource) and kept secret in its state.
    */
   adminToken?: pulumi.Input<string>;
-  /** `BALLAST_LOG_LEVEL` (pino level). Default the image's (`info`). */
+  /** `BALLAST_LOG_LEVEL`: trace, debug, info, warn, error, fatal or silent. Default the image's (`info`). */
   logLevel?: pulumi.Input<string>;
   /** `BALLAST_WORKERS`: traffic worker processes; 0 runs traffic in the primary. Default: one per core of the container (0 on a single core). */
   workers?: pulumi.Input<number>;

@@ -109,7 +109,7 @@ export function renderReport(run) {
   if (run.memory) {
     parts.push("### Memory (RSS, all processes of the proxy)");
     parts.push("");
-    parts.push(`Idle: right after start and configuration, before any traffic. With clients: then ${f0(run.idleClients)} idle keep-alive client connections are opened (one small request each, then silent) and the RSS is read ${run.smoke ? "0.2" : "2"} s after the last was open, before any load. After load: once every scenario above has run, with no client connected (what the heap grew to and kept). RSS sums every process of the proxy (per process in brackets); PSS counts pages shared between processes (the node binary's code) once.`);
+    parts.push(`Idle: ${run.smoke ? "0.2" : "2"} s or more after start and configuration (every proxy is started, then the RSS is read), before any traffic. With clients: then ${f0(run.idleClients)} idle keep-alive client connections are opened (one small request each, then silent) and the RSS is read ${run.smoke ? "0.2" : "2"} s after the last was open, before any load. After load: once every scenario above has run, with no client connected (what the heap grew to and kept). RSS sums every process of the proxy (per process in brackets); PSS counts pages shared between processes (the node binary's code) once.`);
     parts.push("");
     parts.push(`| proxy | idle RSS | idle PSS | with ${f0(run.idleClients)} idle clients RSS | PSS | clients still open when read | after load RSS |`);
     parts.push("|---|---:|---:|---:|---:|---:|---:|");

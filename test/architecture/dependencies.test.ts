@@ -5,7 +5,7 @@ import { describe, expect, test } from "vitest";
 /**
  * The dependency rule of docs/architecture.md, checked on the sources: sdk → provider → model ←
  * dataplane, nothing imports sdk/ or dataplane/ from outside, model/ imports zod only, and no
- * console.* in product code (logs go through pino).
+ * console.* in product code (logs go through dataplane/log.ts).
  */
 
 const ROOT = resolve(__dirname, "../..");
@@ -62,7 +62,7 @@ describe("architecture", () => {
     });
   }
 
-  test("no console.* in product code (logs are pino data)", () => {
+  test("no console.* in product code (logs are JSON data from the logger)", () => {
     const offenders = PARTS.flatMap((part) =>
       sources(join(ROOT, part))
         .filter((f) => /\bconsole\.(log|error|warn|info|debug)\(/.test(readFileSync(f, "utf8")))
