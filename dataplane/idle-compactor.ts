@@ -1,4 +1,3 @@
-import v8 from "node:v8";
 import type { Logger } from "./log";
 import { GC_GLOBAL } from "./node-flags";
 
@@ -16,7 +15,7 @@ import { GC_GLOBAL } from "./node-flags";
  * collection when both say so:
  * - the process was idle: it used less than `idleCpuShare` of a core since the last look (no
  *   traffic to delay; a request arriving during the collection waits for it, 20–50 ms at most);
- * - there is something to give back: the heap's resident size is `minGrowthBytes` or more above
+ * - there is something to give back: the heap's committed size is `minGrowthBytes` or more above
  *   what the last compaction left.
  * A steadily idle process is compacted once, not every interval; one with light traffic only when
  * its heap has grown again.
@@ -32,7 +31,7 @@ export interface CompactorProbes {
   gc(): void;
   /** CPU time used by the process so far, in microseconds. */
   cpuMicros(): number;
-  /** The heap's resident size in bytes (`v8.getHeapStatistics().total_physical_size`). */
+  /** The heap's committed size in bytes (`process.memoryUsage().heapTotal`). */
   heapBytes(): number;
   /** A monotonic clock in milliseconds. */
   now(): number;
@@ -138,7 +137,8 @@ export function startIdleCompactor(opts: CompactorOptions): IdleCompactor | unde
       const u = process.cpuUsage();
       return u.user + u.system;
     },
-    heapBytes: () => v8.getHeapStatistics().total_physical_size,
+    // Not node:v8's statistics: loading that module costs an idle process more than it tells.
+    heapBytes: () => process.memoryUsage().heapTotal,
     now: () => performance.now(),
   };
   return new IdleCompactor(probes, opts).start();
