@@ -41,7 +41,7 @@ function fakeProcess(heapMB: number) {
 }
 
 describe("IdleCompactor", () => {
-  const opts = { log: silentLogger(), intervalMs: 500, idleCpuShare: 0.01, minGrowthBytes: 2 * MB };
+  const opts = { log: silentLogger(), intervalMs: 500, idleCpuShare: 0.01, minGrowthBytes: 2 * MB, minGrowthShare: 0.25 };
 
   test("compacts at the first idle look after start-up, then not again while nothing grows", () => {
     const p = fakeProcess(20);
@@ -73,7 +73,7 @@ describe("IdleCompactor", () => {
 
   test("after a compaction, only growth of minGrowthBytes or more is worth another", () => {
     const p = fakeProcess(20);
-    const c = new IdleCompactor(p.probes, opts);
+    const c = new IdleCompactor(p.probes, { ...opts, minGrowthShare: 0 });
     p.pass(500);
     c.look(); // 20 → 12 MB
     p.grow(2 * MB - 1);
@@ -82,6 +82,19 @@ describe("IdleCompactor", () => {
     p.grow(1);
     p.pass(500);
     expect(c.look()).toMatchObject({ beforeBytes: 14 * MB });
+  });
+
+  test("a large heap must grow by a quarter of itself too: its pause buys back memory in proportion", () => {
+    const p = fakeProcess(100);
+    const c = new IdleCompactor(p.probes, opts);
+    p.pass(500);
+    c.look(); // 100 → 60 MB
+    p.grow(14 * MB); // 74 MB: 14 MB above, under 25% of 60
+    p.pass(500);
+    expect(c.look()).toBeUndefined();
+    p.grow(1 * MB); // 75 MB: 25%
+    p.pass(500);
+    expect(c.look()).toMatchObject({ beforeBytes: 75 * MB });
   });
 
   test("growth counts from the lowest size seen: V8 shrinking on its own does not hide later growth", () => {
