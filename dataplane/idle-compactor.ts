@@ -67,7 +67,7 @@ export class IdleCompactor {
   private readonly minGrowthShare: number;
   private lastCpu: number;
   private lastAt: number;
-  /** Heap resident size the last compaction left (0 before the first: the first idle look compacts). */
+  /** Heap size the last compaction left (0 before the first: the first idle look compacts). */
   private baseline = 0;
   private timer: NodeJS.Timeout | undefined;
   private count = 0;

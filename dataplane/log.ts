@@ -99,24 +99,18 @@ interface Core {
 }
 
 class JsonLogger implements Logger {
-  trace: LogFn;
-  debug: LogFn;
-  info: LogFn;
-  warn: LogFn;
-  error: LogFn;
-  fatal: LogFn;
+  // Own properties (closures reading `core` when called), so a test can replace one.
+  trace = this.method(LEVELS.trace);
+  debug = this.method(LEVELS.debug);
+  info = this.method(LEVELS.info);
+  warn = this.method(LEVELS.warn);
+  error = this.method(LEVELS.error);
+  fatal = this.method(LEVELS.fatal);
 
   constructor(
     private readonly core: Core,
     private readonly bindings: Record<string, unknown>,
-  ) {
-    this.trace = this.method(LEVELS.trace);
-    this.debug = this.method(LEVELS.debug);
-    this.info = this.method(LEVELS.info);
-    this.warn = this.method(LEVELS.warn);
-    this.error = this.method(LEVELS.error);
-    this.fatal = this.method(LEVELS.fatal);
-  }
+  ) {}
 
   private method(level: number): LogFn {
     return (a: object | string, b?: string) => {
