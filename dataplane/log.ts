@@ -83,9 +83,10 @@ function plain(value: unknown, key: string, ancestors: object[]): unknown {
 /** One log line. Never throws: a field that cannot be serialized is replaced by a note. */
 export function formatLine(level: number, bindings: Record<string, unknown>, obj: object | undefined, msg: string | undefined): string {
   const record: Record<string, unknown> = { level, time: Date.now(), ...bindings };
-  if (obj) Object.assign(record, plain(obj, "", []) as Record<string, unknown>);
-  if (msg !== undefined) record.msg = msg;
   try {
+    // Inside the try: a getter or toJSON of a logged object may throw.
+    if (obj) Object.assign(record, plain(obj, "", []) as Record<string, unknown>);
+    if (msg !== undefined) record.msg = msg;
     return JSON.stringify(record) + "\n";
   } catch (err) {
     return JSON.stringify({ level, time: record.time, ...bindings, msg, logError: `cannot serialize: ${(err as Error).message}` }) + "\n";
@@ -175,10 +176,7 @@ export class FdWriter implements Destination {
 
   /** Writes what is queued now, synchronously (at exit). Gives up on errors other than EAGAIN. */
   flushSync(): void {
-    this.noteDropped();
-    const buf = Buffer.from(this.queue.join(""));
-    this.queue = [];
-    this.queuedBytes = 0;
+    const buf = this.take();
     let off = 0;
     for (let attempts = 0; off < buf.length && attempts < 1000; attempts++) {
       try {
@@ -197,17 +195,23 @@ export class FdWriter implements Destination {
     this.queuedBytes += line.length;
   }
 
-  private next(): void {
+  /** Everything queued (with the dropped-lines warning, if due), as one buffer; the queue empties. */
+  private take(): Buffer {
     this.noteDropped();
-    if (this.queue.length === 0) {
+    const buf = Buffer.from(this.queue.join(""));
+    this.queue = [];
+    this.queuedBytes = 0;
+    return buf;
+  }
+
+  private next(): void {
+    const buf = this.take();
+    if (buf.length === 0) {
       this.writing = false;
       for (const cb of this.waiters.splice(0)) cb();
       return;
     }
     this.writing = true;
-    const buf = Buffer.from(this.queue.join(""));
-    this.queue = [];
-    this.queuedBytes = 0;
     this.writeFrom(buf, 0);
   }
 

@@ -75,6 +75,9 @@ describe("logger", () => {
     expect(l!.big).toBe("1180591620717411303424");
     expect(JSON.stringify(l!.root)).toContain('"[Object]"');
     expect(l!.when).toBe("1970-01-01T00:00:00.000Z");
+    const hostile = { get boom(): string { throw new Error("getter failed"); } };
+    expect(() => log.error({ hostile }, "still logged")).not.toThrow();
+    expect(dest.lines()[1]).toMatchObject({ level: 50, msg: "still logged", logError: "cannot serialize: getter failed" });
   });
 });
 
