@@ -11,8 +11,15 @@ import { SmoothWrr } from "./smooth-wrr";
  */
 export class WeightedLeastConn implements Scheduler {
   private readonly tieBreaker = new SmoothWrr();
+  /** Scratch lists of the tied candidates and their indexes, refilled on every pick. */
   private readonly tied: Candidate[] = [];
   private readonly tiedIndex: number[] = [];
+  /**
+   * The array last handed to the tie-breaker. SmoothWrr keeps its running weights by position in
+   * the array it is given and moves them by key only when it gets a different array; a new set of
+   * tied candidates must therefore come in a new array, and the same set in the same one.
+   */
+  private lastTied: readonly Candidate[] = [];
 
   pick(ctx: PickContext): number {
     const candidates = ctx.candidates;
@@ -41,6 +48,13 @@ export class WeightedLeastConn implements Scheduler {
       this.tiedIndex.push(i);
     }
     if (this.tied.length === 1) return this.tiedIndex[0]!;
-    return this.tiedIndex[this.tieBreaker.pickAmong(this.tied)]!;
+    if (!sameItems(this.tied, this.lastTied)) this.lastTied = this.tied.slice();
+    return this.tiedIndex[this.tieBreaker.pickAmong(this.lastTied)]!;
   }
+}
+
+function sameItems(a: readonly Candidate[], b: readonly Candidate[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
