@@ -207,9 +207,9 @@ export class HttpProxy {
         (upstream) => {
           if (socket.destroyed) return void upstream.destroy();
           const tunnel: InFlight = { abort: () => (upstream.destroy(), socket.destroy()), inflightSlot: -1 };
-          up.track(server, tunnel);
+          const tracked = up.track(server, tunnel);
           this.count(listener, up.service.name, server, "upgrade");
-          splice(req.method, req.url, socket, head, upstream, hdr.headers, pipeTo, () => up.untrack(server, tunnel));
+          splice(req.method, req.url, socket, head, upstream, hdr.headers, pipeTo, () => up.untrack(tracked, tunnel));
         },
         (err: NodeJS.ErrnoException) => {
           this.log.warn({ service: up.service.name, server: serverLabel(server.address, server.port), err: err.code ?? err.message }, "upgrade: server unreachable");
@@ -243,12 +243,13 @@ export class HttpProxy {
       extra.push("Set-Cookie", setCookieValue(svc.name, server.id, svc.sessionPersistence.cookieTimeout, ctx.listener.protocol === "https"));
     }
     const head = ctx.hostless ? `${ctx.head}host: ${net.isIPv6(server.address) ? `[${server.address}]` : server.address}:${server.port}\r\n` : ctx.head;
+    // Settles only after `start` (the pool answers), so `upstream` is set by then.
     const exchange: Exchange = new Exchange(req, head, extra, this.limits, (outcome) => {
-      up.untrack(server, exchange);
+      up.untrack(upstream, exchange);
       this.settle(ctx, server, outcome);
     });
-    up.track(server, exchange);
-    exchange.start(up.pool(server));
+    const upstream = up.track(server, exchange);
+    exchange.start(up.pool(server, upstream));
   }
 
   private settle(ctx: RequestContext, server: ServerSnapshot, outcome: ExchangeOutcome): void {

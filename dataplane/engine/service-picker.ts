@@ -15,16 +15,29 @@ import { WeightedRendezvous } from "../scheduler/weighted-rendezvous";
  * - The configured scheduler picks among the candidates. Its state (wrr's running weights) is kept
  *   across `setHealth` and `update`, so a health change does not restart the round.
  * - `acquire`/`release` count this process's requests or connections in flight per server, for wlc
- *   and for stats. Counts are by server key and survive `update`.
+ *   and for stats. Counts are by server key and survive `update`. A caller that holds a server for
+ *   many requests takes its `Tally` once and counts on it without a lookup (`hold`/`letGo`).
  * - `pickConsistent` ignores the configured scheduler and hashes the client (weighted rendezvous):
  *   every worker process and every replica with the same configuration makes the same choice, which
  *   is what source-IP persistence needs for a client's first connection.
  */
 
+/**
+ * One server's live state in a picker, kept by key while the server is in the service or has
+ * anything in flight. It is also the candidate handed to the scheduler: `weight` is the effective
+ * weight (refreshed during slow start), `active` the count in flight.
+ */
+export interface Tally {
+  readonly key: string;
+  weight: number;
+  active: number;
+  /** The server is in the current snapshot; a tally of a server that left goes at `active` 0. */
+  member: boolean;
+}
+
 interface Entry {
   readonly server: ServerSnapshot;
-  /** The candidate handed to the scheduler; `weight` is refreshed during slow start, `active` live. */
-  readonly cand: { key: string; weight: number; active: number };
+  readonly cand: Tally;
 }
 
 export interface ServicePickerOptions {
@@ -41,7 +54,7 @@ export class ServicePicker {
   private scheduler: Scheduler;
   private health: Readonly<Record<string, ServerHealth>> | undefined;
   private readonly now: () => number;
-  private readonly activeByKey = new Map<string, number>();
+  private readonly tallies = new Map<string, Tally>();
   private byKeyMap = new Map<string, ServerSnapshot>();
   private byIdMap = new Map<string, ServerSnapshot>();
   /** Usable servers in configuration order, their candidates (same order), and by key. */
@@ -50,6 +63,8 @@ export class ServicePicker {
   private usableByKey = new Map<string, Entry>();
   /** Any usable server still ramping up: weights must be recomputed per pick. */
   private ramping = false;
+  /** The weight every usable server has, when they all have the same one and none is ramping. */
+  private uniformWeight: number | undefined;
 
   constructor(service: ServiceSnapshot, options: ServicePickerOptions) {
     this.svc = service;
@@ -85,7 +100,7 @@ export class ServicePicker {
     if (entries.length === 0) return undefined;
     if (entries.length === 1) return entries[0]!.server;
     if (this.ramping) this.refreshWeights(entries);
-    const i = this.scheduler.pick({ candidates: this.candidates, clientIp });
+    const i = this.scheduler.pick({ candidates: this.candidates, clientIp, uniformWeight: this.ramping ? undefined : this.uniformWeight });
     return entries[i]?.server;
   }
 
@@ -146,31 +161,44 @@ export class ServicePicker {
   }
 
   acquire(key: string): void {
-    const n = (this.activeByKey.get(key) ?? 0) + 1;
-    this.activeByKey.set(key, n);
-    const e = this.usableByKey.get(key);
-    if (e) e.cand.active = n;
+    this.tally(key).active++;
   }
 
   release(key: string): void {
-    const n = Math.max(0, (this.activeByKey.get(key) ?? 0) - 1);
-    // A server of the service keeps its entry at 0: deleting and re-adding it on every request
+    const t = this.tallies.get(key);
+    if (t) this.letGo(t);
+  }
+
+  /**
+   * The tally of a server, created if needed, for a caller that counts on it directly: `t.active++`
+   * to take the server, `letGo(t)` to give it back. The object stays the server's tally for as long
+   * as anything is in flight to it.
+   */
+  tally(key: string): Tally {
+    let t = this.tallies.get(key);
+    if (!t) this.tallies.set(key, (t = { key, weight: 0, active: 0, member: this.byKeyMap.has(key) }));
+    return t;
+  }
+
+  letGo(t: Tally): void {
+    if (t.active > 0) t.active--;
+    // A server of the service keeps its tally at 0: deleting and re-adding it on every request
     // churns the Map's table (see SlotList for why that costs). A server that left loses it.
-    if (n === 0 && !this.byKeyMap.has(key)) this.activeByKey.delete(key);
-    else this.activeByKey.set(key, n);
-    const e = this.usableByKey.get(key);
-    if (e) e.cand.active = Math.max(0, n);
+    if (t.active === 0 && !t.member) this.tallies.delete(t.key);
   }
 
   /** Requests/connections this process has in flight to the server. */
   active(key: string): number {
-    return this.activeByKey.get(key) ?? 0;
+    return this.tallies.get(key)?.active ?? 0;
   }
 
   private index(): void {
     this.byKeyMap = new Map(this.svc.servers.map((s) => [s.key, s]));
     this.byIdMap = new Map(this.svc.servers.map((s) => [s.id, s]));
-    for (const [key, n] of this.activeByKey) if (n === 0 && !this.byKeyMap.has(key)) this.activeByKey.delete(key);
+    for (const [key, t] of this.tallies) {
+      t.member = this.byKeyMap.has(key);
+      if (t.active === 0 && !t.member) this.tallies.delete(key);
+    }
   }
 
   private rebuild(): void {
@@ -184,12 +212,15 @@ export class ServicePicker {
       if (!isUsable(h, server.weight)) continue;
       const weight = effectiveWeight(server.weight, h, this.svc.slowStart, now);
       if (weight < server.weight) ramping = true;
-      usable.push({ server, cand: { key: server.key, weight, active: this.activeByKey.get(server.key) ?? 0 } });
+      const cand = this.tally(server.key);
+      cand.weight = weight;
+      usable.push({ server, cand });
     }
     this.usable = usable;
     this.candidates = usable.map((e) => e.cand);
     this.usableByKey = new Map(usable.map((e) => [e.server.key, e]));
     this.ramping = ramping;
+    this.uniformWeight = uniformWeight(usable);
   }
 
   /** Availability groups: the primary unless it is unhealthy, then the secondary. */
@@ -207,6 +238,16 @@ export class ServicePicker {
       e.cand.weight = w;
       if (w < e.server.weight) still = true;
     }
-    if (!still && entries === this.usable) this.ramping = false;
+    if (!still && entries === this.usable) {
+      this.ramping = false;
+      this.uniformWeight = uniformWeight(entries);
+    }
   }
+}
+
+/** The weight all entries share, or undefined when they differ (or there are none). */
+function uniformWeight(entries: readonly Entry[]): number | undefined {
+  const w = entries[0]?.cand.weight;
+  for (const e of entries) if (e.cand.weight !== w) return undefined;
+  return w;
 }

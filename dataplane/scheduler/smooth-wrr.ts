@@ -25,7 +25,32 @@ export class SmoothWrr implements Scheduler {
   private current = new Float64Array(0);
 
   pick(ctx: PickContext): number {
-    return this.pickAmong(ctx.candidates);
+    const w = ctx.uniformWeight;
+    return w === undefined ? this.pickAmong(ctx.candidates) : this.pickUniform(ctx.candidates, w);
+  }
+
+  /**
+   * `pickAmong` when every candidate has weight `w`: the same arithmetic, so the same sequence, on
+   * the running weights alone (one contiguous array instead of a load from each candidate object).
+   */
+  private pickUniform(candidates: readonly Candidate[], w: number): number {
+    const n = candidates.length;
+    if (n === 0) return -1;
+    if (n === 1) return 0;
+    if (candidates !== this.aligned) this.align(candidates);
+    const current = this.current;
+    let best = 0;
+    let bestCurrent = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const cur = current[i]! + w;
+      current[i] = cur;
+      if (cur > bestCurrent) {
+        bestCurrent = cur;
+        best = i;
+      }
+    }
+    current[best] = bestCurrent - w * n;
+    return best;
   }
 
   /** The pick itself, reusable by other schedulers for weighted tie-breaking. */

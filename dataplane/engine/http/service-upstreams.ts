@@ -4,7 +4,7 @@ import type { Logger } from "../../log";
 import type { Metrics } from "../../metrics";
 import type { Clock, TimerHandle } from "../clock";
 import { UpstreamPool as Pool } from "../h1/upstream";
-import { ServicePicker } from "../service-picker";
+import { ServicePicker, type Tally } from "../service-picker";
 import { SlotList } from "../slot-list";
 import type { HttpLimits } from "./limits";
 
@@ -29,11 +29,23 @@ export interface InFlight {
 const ACTIVE = "ballast_http_active_requests";
 const ACTIVE_HELP = "HTTP requests (and upgraded tunnels) in flight to a server, per worker.";
 
+/**
+ * One server of the service as a request sees it: its keep-alive pool, what is in flight to it and
+ * its tally in the picker. A request holds it from `track` to `untrack`, so counting a request costs
+ * no lookup by key. It stays while its server is in the service or anything is in flight to it.
+ */
+export interface Upstream {
+  readonly key: string;
+  /** Created on the first request; moved to `retiring` when the server leaves. */
+  pool: Pool | undefined;
+  readonly inflight: SlotList<InFlight>;
+  readonly tally: Tally;
+}
+
 export class ServiceUpstreams {
   readonly picker: ServicePicker;
-  private readonly pools = new Map<string, Pool>();
-  /** Per server key; an entry stays while its server is in the service (no Map churn per request). */
-  private readonly inflight = new Map<string, SlotList<InFlight>>();
+  /** By server key. */
+  private readonly upstreams = new Map<string, Upstream>();
   private readonly draining = new Map<string, TimerHandle>();
   /** Pools of servers that left (pool → server key), closing; destroyed at their drain deadline. */
   private readonly retiring = new Map<Pool, string>();
@@ -60,43 +72,41 @@ export class ServiceUpstreams {
       else if (cur.weight === 0 && old.weight > 0) this.startDrain(old.key, svc.connectionDrainTimeout);
     }
     for (const s of svc.servers) if (s.weight > 0) this.stopDrain(s.key);
-    for (const [key, list] of this.inflight) if (list.size === 0 && !now.has(key)) this.inflight.delete(key);
+    for (const [key, u] of this.upstreams) if (u.inflight.size === 0 && !now.has(key)) this.upstreams.delete(key);
   }
 
   setHealth(byServer: Readonly<Record<string, ServerHealth>> | undefined): void {
     this.picker.setHealth(byServer);
   }
 
-  /** The keep-alive pool of a server of this service, created on first use. */
-  pool(server: ServerSnapshot): Pool {
-    let pool = this.pools.get(server.key);
-    if (!pool) {
-      pool = new Pool(server.address, server.port, this.deps.limits);
-      this.pools.set(server.key, pool);
-    }
-    return pool;
-  }
-
   /** Timeouts of every exchange and upstream connection of this service; `now` is performance.now(). */
   sweep(now: number): void {
-    for (const p of this.pools.values()) p.sweep(now);
+    for (const u of this.upstreams.values()) u.pool?.sweep(now);
     for (const p of this.retiring.keys()) p.sweep(now);
   }
 
-  /** Counts a request/tunnel in flight to `server` (for wlc, stats and draining). */
-  track(server: ServerSnapshot, f: InFlight): void {
-    let list = this.inflight.get(server.key);
-    if (!list) this.inflight.set(server.key, (list = new SlotList<InFlight>("inflightSlot")));
-    list.add(f);
-    this.picker.acquire(server.key);
+  /**
+   * Counts a request/tunnel in flight to `server` (for wlc, stats and draining) and returns the
+   * server's upstream, which `untrack` takes back.
+   */
+  track(server: ServerSnapshot, f: InFlight): Upstream {
+    let u = this.upstreams.get(server.key);
+    if (!u) this.upstreams.set(server.key, (u = { key: server.key, pool: undefined, inflight: new SlotList<InFlight>("inflightSlot"), tally: this.picker.tally(server.key) }));
+    u.inflight.add(f);
+    u.tally.active++;
+    return u;
   }
 
-  untrack(server: ServerSnapshot, f: InFlight): void {
-    const list = this.inflight.get(server.key);
-    if (!list?.delete(f)) return;
-    // A server that left the service: its entry goes with its last request.
-    if (list.size === 0 && !this.picker.byKey(server.key)) this.inflight.delete(server.key);
-    this.picker.release(server.key);
+  untrack(u: Upstream, f: InFlight): void {
+    if (!u.inflight.delete(f)) return;
+    this.picker.letGo(u.tally);
+    // A server that left the service: its upstream goes with its last request.
+    if (u.inflight.size === 0 && !u.tally.member && this.upstreams.get(u.key) === u) this.upstreams.delete(u.key);
+  }
+
+  /** The keep-alive pool of a tracked server, created on first use. */
+  pool(server: ServerSnapshot, u: Upstream): Pool {
+    return (u.pool ??= new Pool(server.address, server.port, this.deps.limits));
   }
 
   /**
@@ -110,9 +120,10 @@ export class ServiceUpstreams {
   /** Requests in flight per server key, and upstream connections open per server key. */
   stats(): Record<string, { activeRequests: number; activeConnections: number }> {
     const out: Record<string, { activeRequests: number; activeConnections: number }> = {};
-    const keys = new Set([...this.svc.servers.map((s) => s.key), ...this.inflight.keys()]);
+    const keys = new Set([...this.svc.servers.map((s) => s.key), ...this.upstreams.keys()]);
     for (const key of keys) {
-      out[key] = { activeRequests: this.inflight.get(key)?.size ?? 0, activeConnections: this.pools.get(key)?.connected ?? 0 };
+      const u = this.upstreams.get(key);
+      out[key] = { activeRequests: u?.inflight.size ?? 0, activeConnections: u?.pool?.connected ?? 0 };
     }
     return out;
   }
@@ -120,31 +131,33 @@ export class ServiceUpstreams {
   /** Total requests/tunnels in flight. */
   get active(): number {
     let n = 0;
-    for (const list of this.inflight.values()) n += list.size;
+    for (const u of this.upstreams.values()) n += u.inflight.size;
     return n;
   }
 
   /** The whole service goes away: every server drains with the service's timeout. */
   retireAll(): void {
     for (const s of this.svc.servers) this.retire(s.key, this.svc.connectionDrainTimeout);
-    for (const key of this.inflight.keys()) this.retire(key, this.svc.connectionDrainTimeout);
+    for (const key of this.upstreams.keys()) this.retire(key, this.svc.connectionDrainTimeout);
   }
 
   /** Aborts everything in flight now and destroys every pool (shutdown after the grace period). */
   async destroy(reason: Error): Promise<void> {
     for (const t of this.draining.values()) t.cancel();
     this.draining.clear();
-    for (const list of this.inflight.values()) for (const f of list.toArray()) f.abort(reason);
-    const pools = [...this.pools.values(), ...this.retiring.keys()];
-    this.pools.clear();
+    for (const u of this.upstreams.values()) for (const f of u.inflight.toArray()) f.abort(reason);
+    const pools = [...this.retiring.keys()];
+    for (const u of this.upstreams.values()) if (u.pool) pools.push(u.pool);
+    for (const u of this.upstreams.values()) u.pool = undefined;
     this.retiring.clear();
     await Promise.all(pools.map((p) => p.destroy(reason).catch(() => {})));
   }
 
   private retire(key: string, drainSeconds: number): void {
-    const pool = this.pools.get(key);
-    if (pool) {
-      this.pools.delete(key);
+    const u = this.upstreams.get(key);
+    const pool = u?.pool;
+    if (u && pool) {
+      u.pool = undefined;
       this.retiring.set(pool, key);
       // Graceful: running requests finish, then the connections close.
       pool.close().then(
@@ -156,15 +169,15 @@ export class ServiceUpstreams {
   }
 
   private startDrain(key: string, drainSeconds: number): void {
-    if (this.draining.has(key) || !this.inflight.get(key)?.size) return;
+    if (this.draining.has(key) || !this.upstreams.get(key)?.inflight.size) return;
     this.deps.log.info({ service: this.svc.name, server: key, drainSeconds }, "server draining");
     const timer = this.deps.clock.setTimeout(() => {
       this.draining.delete(key);
-      const set = this.inflight.get(key);
-      if (set && set.size > 0) {
-        this.deps.log.warn({ service: this.svc.name, server: key, aborted: set.size }, "drain timeout: aborting requests");
+      const list = this.upstreams.get(key)?.inflight;
+      if (list && list.size > 0) {
+        this.deps.log.warn({ service: this.svc.name, server: key, aborted: list.size }, "drain timeout: aborting requests");
         const reason = Object.assign(new Error("drain timeout expired"), { code: "BALLAST_DRAINED" });
-        for (const f of set.toArray()) f.abort(reason);
+        for (const f of list.toArray()) f.abort(reason);
       }
       for (const [pool, k] of this.retiring) {
         if (k !== key) continue;
@@ -184,6 +197,6 @@ export class ServiceUpstreams {
   }
 
   private gauge(server: ServerSnapshot): void {
-    this.deps.metrics.set(ACTIVE, ACTIVE_HELP, { service: this.svc.name, server: serverLabel(server.address, server.port) }, this.inflight.get(server.key)?.size ?? 0);
+    this.deps.metrics.set(ACTIVE, ACTIVE_HELP, { service: this.svc.name, server: serverLabel(server.address, server.port) }, this.upstreams.get(server.key)?.inflight.size ?? 0);
   }
 }

@@ -4,6 +4,7 @@ import { buildSnapshot, type ServiceSnapshot } from "../../../dataplane/config/s
 import { ServicePicker } from "../../../dataplane/engine/service-picker";
 import type { ServerHealth } from "../../../dataplane/health/health-state";
 import { BackendService, ServerGroup } from "../../../model";
+import { SmoothWrr } from "../../../dataplane/scheduler/smooth-wrr";
 import { clientIps } from "../../helpers/random";
 
 function service(opts: {
@@ -139,6 +140,55 @@ describe("ServicePicker", () => {
     p.update(service({ servers: [{ address: "a" }, { address: "b" }, { address: "c", weight: 0 }] }));
     expect(p.pick("")?.address).toBe("b");
     expect(p.active(key("a"))).toBe(1);
+  });
+
+  test("property: wrr picks exactly as smooth WRR over the usable servers' weights, through updates and health changes", () => {
+    // The picker tells the scheduler when every usable server has the same weight (a faster path);
+    // a stale or wrong hint would change picks, e.g. keep 1:1 after the weights became 3:1.
+    const addresses = ["a", "b", "c", "d"];
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant("update" as const), weights: fc.array(fc.constantFrom(0, 1, 3, 5), { minLength: 4, maxLength: 4 }) }),
+      fc.record({ kind: fc.constant("health" as const), statuses: fc.array(fc.constantFrom<ServerHealth["status"]>("healthy", "unhealthy"), { minLength: 4, maxLength: 4 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 10 }), (ops) => {
+        const p = new ServicePicker(service({ servers: addresses.map((address) => ({ address, weight: 1 })) }), { now: () => 0 });
+        const reference = new SmoothWrr();
+        let servers = addresses.map((address) => ({ address, weight: 1 }));
+        for (const o of ops) {
+          if (o.kind === "update") {
+            servers = addresses.map((address, i) => ({ address, weight: o.weights[i]! }));
+            p.update(service({ servers }));
+          } else {
+            p.setHealth(Object.fromEntries(addresses.map((a, i) => [key(a), { status: o.statuses[i]! }])));
+          }
+          for (let k = 0; k < 12; k++) {
+            const usable = servers.filter((s) => p.isUsable(key(s.address))).map((s) => ({ key: key(s.address), weight: s.weight, active: 0 }));
+            const expected = usable.length === 0 ? undefined : usable.length === 1 ? usable[0]!.key : usable[reference.pick({ candidates: usable, clientIp: "" })]!.key;
+            expect(p.pick("")?.key).toBe(expected);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("a server that left keeps its in-flight count until the last release, and a new count if it comes back", () => {
+    const both = service({ servers: [{ address: "a" }, { address: "b" }] });
+    const p = new ServicePicker(both, { now: () => 0 });
+    const held = p.tally(key("b"));
+    held.active++;
+    held.active++;
+    p.update(service({ servers: [{ address: "a" }] }));
+    expect(p.active(key("b"))).toBe(2);
+    p.letGo(held);
+    expect(p.active(key("b"))).toBe(1);
+    p.update(both);
+    expect(p.tally(key("b"))).toBe(held); // back while still in flight: the same count
+    p.update(service({ servers: [{ address: "a" }] }));
+    p.letGo(held);
+    expect(p.active(key("b"))).toBe(0);
+    expect(p.tally(key("b"))).not.toBe(held); // gone at 0 after leaving: a fresh count
   });
 
   test("property: never picks an unusable or weight-0 server", () => {

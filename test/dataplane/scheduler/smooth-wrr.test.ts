@@ -106,6 +106,31 @@ describe("SmoothWrr", () => {
     expect(sequence({ a: 5, b: 5 }, 10).join("")).toBe("ababababab");
   });
 
+  test("property: with `uniformWeight` it picks exactly as without, across candidate sets coming and going", () => {
+    // The uniform path skips reading each candidate's weight; it must not change a single pick,
+    // whatever running weights the earlier (possibly non-uniform) rounds left behind.
+    const round = fc.record({
+      members: fc.subarray(["a", "b", "c", "d", "e", "f"], { minLength: 1 }),
+      weight: fc.integer({ min: 1, max: 100 }),
+      uneven: fc.boolean(),
+      picks: fc.integer({ min: 1, max: 20 }),
+    });
+    fc.assert(
+      fc.property(fc.array(round, { minLength: 1, maxLength: 12 }), (rounds) => {
+        const plain = new SmoothWrr();
+        const hinted = new SmoothWrr();
+        for (const r of rounds) {
+          const c = r.members.map((key, i) => ({ key, weight: r.uneven ? r.weight + i : r.weight, active: 0 }));
+          const hint = r.uneven && c.length > 1 ? undefined : r.weight;
+          for (let k = 0; k < r.picks; k++) {
+            expect(hinted.pick({ candidates: c, clientIp: "", uniformWeight: hint })).toBe(plain.pick({ candidates: c, clientIp: "" }));
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   test("property: never returns an index outside the candidates", () => {
     fc.assert(
       fc.property(fc.array(fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 0, maxLength: 6 }), { maxLength: 30 }), (rounds) => {
