@@ -15,9 +15,10 @@ import { HEAD_END, METHODS, REQUEST, createParser, freeParser, headerValue, type
  *   the server it goes to cannot take its body faster, the socket is paused: at most one read
  *   (64 KiB) is ever buffered per connection.
  * - Timeouts, checked by the owner's sweep (`checkTimeouts`): the head must be complete within
- *   `clientHeadersTimeoutMs` of the connection (or of the first byte of a later request), the whole
- *   request within `clientRequestTimeoutMs` (408 and close); an idle keep-alive connection closes
- *   after `clientKeepAliveTimeoutMs`.
+ *   `clientHeadersTimeoutMs` of the connection (or of the first byte of a later request); a request
+ *   body must not stall for `clientRequestTimeoutMs` (408 and close), counting only the time the
+ *   socket is being read (see `checkTimeouts`); an idle keep-alive connection closes after
+ *   `clientKeepAliveTimeoutMs`.
  * - `Expect: 100-continue` is answered `100 Continue` at once (the proxy streams the body); any
  *   other expectation gets 417.
  * - A response that ends before its request's body was read closes the connection afterwards (the
@@ -320,6 +321,8 @@ export class ClientConnection {
   private headSince: number;
   /** When the request being parsed started; -1 once its body is complete. */
   private requestSince = -1;
+  /** Body bytes arrived since the last sweep: the request timeout restarts (see `checkTimeouts`). */
+  private bodyProgress = false;
   /** When the connection went idle between requests; -1 while busy. */
   private idleSince = -1;
   private upgrading: Downstream | undefined;
@@ -370,6 +373,11 @@ export class ClientConnection {
     if (this.dead) return;
     const l = this.owner.limits;
     if (this.headSince >= 0 && now - this.headSince >= l.clientHeadersTimeoutMs) return this.timeout();
+    // The request timeout bounds a stall, not an upload: it restarts whenever body bytes came in
+    // since the last sweep, and while the socket is paused (the server is not taking the body yet,
+    // or an earlier pipelined request is being served) the client is not the one stalling.
+    if (this.requestSince >= 0 && (this.bodyProgress || this.pausedFor.length > 0)) this.requestSince = now;
+    this.bodyProgress = false;
     if (this.requestSince >= 0 && l.clientRequestTimeoutMs > 0 && now - this.requestSince >= l.clientRequestTimeoutMs) return this.timeout();
     if (this.idleSince >= 0 && this.queue.length === 0 && now - this.idleSince >= l.clientKeepAliveTimeoutMs) this.socket.destroy();
   }
@@ -556,6 +564,7 @@ export class ClientConnection {
   };
 
   private readonly onBody = (chunk: Buffer): void => {
+    this.bodyProgress = true;
     this.parsing?.pushBody(chunk);
   };
 

@@ -10,9 +10,11 @@ export interface HttpLimits {
    */
   readonly clientHeadersTimeoutMs: number;
   /**
-   * Client side: the complete request, head and body, within this many ms, else 408 and close.
-   * Default 60 000. Node measures the whole request, not idle time, so uploads that take longer than
-   * a minute need a larger value.
+   * Client side: a request body that stalls this many ms gets 408 and the connection is closed (a
+   * response already started is cut). It measures silence, not the whole upload: any body bytes
+   * restart it, and it stands still while Ballast itself holds the body back (the server is not
+   * reading). As nginx's `client_body_timeout`; an upload may take as long as it keeps moving.
+   * Default 60 000.
    */
   readonly clientRequestTimeoutMs: number;
   /** Client side: idle keep-alive connections are closed after this many ms. Default 15 000. */

@@ -144,6 +144,64 @@ describe("HTTP hardening (raw sockets)", () => {
     expect(res.closed).toBe(true);
   });
 
+  test("an upload that keeps moving outlives the request timeout: it bounds a stall, not the upload", async () => {
+    await setup({ clientHeadersTimeoutMs: 500, clientRequestTimeoutMs: 600, connectionsCheckingIntervalMs: 100 });
+    const s = net.connect(h.port(), "127.0.0.1");
+    s.on("error", () => {});
+    let text = "";
+    s.on("data", (d) => (text += d.toString("latin1")));
+    const closed = new Promise<void>((r) => s.on("close", () => r()));
+    const pieces = 24;
+    s.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${pieces * 10}\r\nConnection: close\r\n\r\n`);
+    // Ten bytes every 100 ms: 2.4 s in all, four times the timeout, never silent for long.
+    for (let i = 0; i < pieces; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      s.write("0123456789");
+    }
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
+    s.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(text.endsWith(`\r\n\r\n${pieces * 10}`) || text.includes(`\r\n${pieces * 10}\r\n`)).toBe(true);
+  });
+
+  test("the request timeout stands still while the server is not reading the body", async () => {
+    // A server that takes 2 s before it reads anything: the proxy pauses the client (backpressure)
+    // and the client is then not the one stalling. A total-time timeout (1 s here) would cut it.
+    const size = 32 * 1024 * 1024;
+    let received = 0;
+    const slow = net.createServer((c) => {
+      c.pause();
+      let head = "";
+      let inBody = false;
+      setTimeout(() => {
+        c.on("data", (d: Buffer) => {
+          if (inBody) received += d.length;
+          else {
+            head += d.toString("latin1");
+            const end = head.indexOf("\r\n\r\n");
+            if (end < 0) return;
+            inBody = true;
+            received += head.length - (end + 4);
+          }
+          if (received >= size) c.end(`HTTP/1.1 200 OK\r\nContent-Length: ${String(received).length}\r\nConnection: close\r\n\r\n${received}`);
+        });
+        c.resume();
+      }, 2000);
+    });
+    await new Promise<void>((r) => slow.listen(0, "127.0.0.1", r));
+    try {
+      a = await startOrigin("a");
+      h = new Harness({ http: { clientHeadersTimeoutMs: 500, clientRequestTimeoutMs: 1000, connectionsCheckingIntervalMs: 100 } });
+      await h.engine.apply(snapshotOf({ servers: [{ port: (slow.address() as net.AddressInfo).port }] }));
+      const body = Buffer.alloc(size, 0x61);
+      const res = await exchange(h.port(), Buffer.concat([Buffer.from(`POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`), body]), 15_000);
+      expect(res.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(res.text.endsWith(`\r\n\r\n${size}`)).toBe(true);
+    } finally {
+      await new Promise((r) => slow.close(r));
+    }
+  });
+
   test("pipelined requests on one connection are answered in order", async () => {
     await setup();
     const res = await exchange(h.port(), "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
