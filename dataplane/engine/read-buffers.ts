@@ -60,27 +60,44 @@ export class ReadBuffers {
   }
 
   /**
-   * The read side of one connection's server → client direction: pass `onread` to the server
-   * socket's constructor, `attach` the socket once it exists, and `release` when the connection is
-   * over. Each read is written to `to`; when `to` reports a full buffer, reading stops until it
-   * drains (the same backpressure as `stream.pipe`).
+   * The read side of one direction of a connection: pass `onread` to the reading socket's
+   * constructor (or `adoptReads` it), `attach` the socket once it exists, and `release` when the
+   * connection is over. Each read is written to `to`; when `to` reports a full buffer, reading stops
+   * until it drains (the same backpressure as `stream.pipe`).
+   *
+   * `to` may come later (`target`): a client's bytes wait until its server is connected. Until
+   * then the reading socket should be paused; a read that still comes is kept (copied) and written
+   * first.
    */
-  relay(to: net.Socket): Relay {
+  relay(to?: net.Socket): Relay {
     let next: Buffer = SHARED;
     let from: net.Socket | undefined;
+    let dest: net.Socket | undefined;
     let waiting = false;
-    to.on("drain", () => {
+    let early: Buffer[] | undefined;
+    const onDrain = () => {
       if (!waiting) return;
       waiting = false;
       from?.resume();
-    });
+    };
+    const target = (socket: net.Socket): void => {
+      dest = socket;
+      socket.on("drain", onDrain);
+      if (early) for (const b of early) if (!socket.write(b)) waiting = true;
+      early = undefined;
+    };
+    if (to) target(to);
     const onread: OnRead = {
       buffer: () => next,
       callback: (n, buf) => {
-        if (to.destroyed) return false;
         const bytes = (buf as Buffer).subarray(0, n);
-        const ok = to.write(keep(bytes));
-        next = this.after(buf, n, to);
+        if (!dest) {
+          (early ??= []).push(Buffer.from(bytes));
+          return false;
+        }
+        if (dest.destroyed) return false;
+        const ok = dest.write(keep(bytes));
+        next = this.after(buf, n, dest);
         if (!ok) waiting = true;
         return ok;
       },
@@ -89,6 +106,10 @@ export class ReadBuffers {
       onread,
       attach: (socket) => {
         from = socket;
+      },
+      target: (socket) => {
+        target(socket);
+        if (!waiting) from?.resume();
       },
       release: () => {
         this.release(next);
@@ -132,6 +153,8 @@ export interface OnRead {
 export interface Relay {
   readonly onread: OnRead;
   attach(socket: net.Socket): void;
+  /** Where the reads go, for a relay made without: writes what was held and resumes the reader. */
+  target(to: net.Socket): void;
   /** The connection is over: its own buffer, if it holds one, goes back to the free list. */
   release(): void;
 }

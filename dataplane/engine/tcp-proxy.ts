@@ -3,6 +3,7 @@ import type { ListenerSnapshot, ServerSnapshot, ServiceSnapshot, Snapshot } from
 import { serverLabel, type HealthTable } from "../health/health-state";
 import type { Logger } from "../log";
 import type { Labels, Metrics } from "../metrics";
+import { adoptReads } from "./adopt-reads";
 import { DrainSchedule, admitsNew, listenerIdentity } from "./drain";
 import { encodeHeader } from "./proxy-protocol";
 import { ReadBuffers, type Relay } from "./read-buffers";
@@ -78,6 +79,8 @@ interface Connection {
   upstream: net.Socket | undefined;
   /** Server → client reads (one per connection, reattached on each connect attempt). */
   relay: Relay | undefined;
+  /** Client → server reads, when the client socket could be adopted (else `stream.pipe`). */
+  inbound: Relay | undefined;
   labels: Labels | undefined;
   established: boolean;
   headerBytes: number;
@@ -198,6 +201,11 @@ export class TcpProxy {
     socket.on("error", (err) => this.log.debug({ err, listener: listener.name }, "client socket error"));
     // Half-close must survive the client's FIN until the server's reply is flushed.
     socket.allowHalfOpen = true;
+    // The client's bytes go through reused read buffers too, once its server is connected (`pipe`).
+    // Adopted, the socket stops reading at `pause()`; the bytes wait in the kernel meanwhile.
+    const inbound = this.buffers.relay();
+    const adopted = adoptReads(socket, inbound.onread);
+    if (adopted) inbound.attach(socket);
     socket.pause();
     const state = this.services.get(listener.service);
     const clientIp = socket.remoteAddress;
@@ -218,6 +226,7 @@ export class TcpProxy {
       server: undefined,
       upstream: undefined,
       relay: undefined,
+      inbound: adopted ? inbound : undefined,
       labels: undefined,
       established: false,
       headerBytes: 0,
@@ -391,8 +400,14 @@ export class TcpProxy {
     const onIdle = () => this.abort(c, "idle");
     client.setTimeout(this.idleTimeoutMs, onIdle);
     upstream.setTimeout(this.idleTimeoutMs, onIdle);
-    // pipe() forwards 'end' as end() (half-close) and pauses the source while the destination is full.
-    client.pipe(upstream);
+    if (c.inbound) {
+      // Reads are written to the server as they come, paused while it is full; the FIN is passed on.
+      client.once("end", () => upstream.end());
+      c.inbound.target(upstream);
+    } else {
+      // pipe() forwards 'end' as end() (half-close) and pauses the source while the destination is full.
+      client.pipe(upstream);
+    }
     // The server's bytes already flow through the relay (since connect); its FIN is forwarded the
     // same way. resume() lets the socket emit 'end'; no byte goes through its stream.
     upstream.once("end", () => client.end());
@@ -457,6 +472,7 @@ export class TcpProxy {
     if (!c.client.destroyed) c.client.destroy();
     if (c.upstream && !c.upstream.destroyed) c.upstream.destroy();
     c.relay?.release();
+    c.inbound?.release();
   }
 
   /** Adds the bytes moved since the last flush to the counters (at close and every few seconds). */
