@@ -1,4 +1,5 @@
 import type { Logger } from "./log";
+import { monotonicMs } from "./engine/clock";
 import { GC_GLOBAL } from "./node-flags";
 
 /**
@@ -147,7 +148,7 @@ export function startIdleCompactor(opts: CompactorOptions): IdleCompactor | unde
     },
     // Not node:v8's statistics: loading that module costs an idle process more than it tells.
     heapBytes: () => process.memoryUsage().heapTotal,
-    now: () => performance.now(),
+    now: () => monotonicMs(),
   };
   return new IdleCompactor(probes, opts).start();
 }

@@ -22,3 +22,17 @@ export const systemClock: Clock = {
     return { cancel: () => clearTimeout(t) };
   },
 };
+
+const hrtime = process.hrtime;
+
+/**
+ * Milliseconds on a monotonic clock (from an arbitrary origin, not the process start): the
+ * traffic path's deadlines, idle times and latencies. Not `performance.now()`: the `performance`
+ * global loads node:perf_hooks and nine modules behind it on first use (observers, user timing,
+ * histograms…), 0.6 MB of an idle data plane's RSS, for one clock read. `process.hrtime()` is the
+ * same clock (uv_hrtime) and measured no slower per call (67 ns against 98 ns on Node 24).
+ */
+export function monotonicMs(): number {
+  const t = hrtime();
+  return t[0] * 1e3 + t[1] / 1e6;
+}

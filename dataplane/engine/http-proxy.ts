@@ -3,7 +3,7 @@ import type { ListenerSnapshot, ServerSnapshot, Snapshot } from "../config/snaps
 import { serverLabel, type HealthTable } from "../health/health-state";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
-import type { Clock } from "./clock";
+import { monotonicMs, type Clock } from "./clock";
 import { cookieName, readCookie, setCookieValue } from "./http/cookie";
 import { ClientConnection, type ConnectionOwner, type Downstream } from "./h1/downstream";
 import { Exchange, IDEMPOTENT, type ExchangeOutcome } from "./h1/upstream";
@@ -110,7 +110,7 @@ export class HttpProxy {
   }
 
   private readonly sweep = (): void => {
-    const now = performance.now();
+    const now = monotonicMs();
     for (const c of this.clients.toArray()) c.checkTimeouts(now);
     for (const up of this.services.values()) up.sweep(now);
     for (const up of this.retired) up.sweep(now);
@@ -172,7 +172,7 @@ export class HttpProxy {
   }
 
   handle(req: Downstream, listener: ListenerSnapshot): void {
-    const startedAt = performance.now();
+    const startedAt = monotonicMs();
     const up = this.services.get(listener.service);
     if (!up) return this.finish(req, listener, listener.service, undefined, 503, errorBodies.noService(listener.service), startedAt);
     const hdr = requestHeaders(req.rawHeaders, req.chunked, forwardContext(req.socket, listener, up));
@@ -317,7 +317,7 @@ export class HttpProxy {
   private record(listener: string, service: string, server: ServerSnapshot | undefined, status: number, startedAt: number): void {
     const route = this.route(listener, service);
     route.count(server, status);
-    route.duration.observe((performance.now() - startedAt) / 1000);
+    route.duration.observe((monotonicMs() - startedAt) / 1000);
   }
 
   private count(listener: ListenerSnapshot, service: string, server: ServerSnapshot | undefined, code: number | string): void {

@@ -3,6 +3,7 @@ import { STATUS_TEXT, classifyClientError, rejectSocket } from "../http/errors";
 import type { HttpLimits } from "../http/limits";
 import { adoptReads } from "../adopt-reads";
 import { ReadBuffers, httpReadBuffers, keep, type OnRead } from "../read-buffers";
+import { monotonicMs } from "../clock";
 import { parseFastRequest } from "./request-head";
 import { HEAD_END, METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
 
@@ -317,7 +318,7 @@ export class ClientConnection {
   private partUrl = "";
   /** Requests the socket is paused for (a plain array: at most a few, and no Set churn). */
   private readonly pausedFor: Downstream[] = [];
-  /** When the head being parsed started (ms, performance.now()); -1 while no head is in progress. */
+  /** When the head being parsed started (ms, monotonicMs()); -1 while no head is in progress. */
   private headSince: number;
   /** When the request being parsed started; -1 once its body is complete. */
   private requestSince = -1;
@@ -336,7 +337,7 @@ export class ClientConnection {
   constructor(socket: Socket, owner: ConnectionOwner) {
     this.socket = socket;
     this.owner = owner;
-    this.headSince = performance.now();
+    this.headSince = monotonicMs();
     socket.setNoDelay(true);
     this.callbacks = {
       onMessageBegin: this.onMessageBegin,
@@ -368,7 +369,7 @@ export class ClientConnection {
     if (this.queue.length === 0 && this.requestSince < 0) this.socket.destroy();
   }
 
-  /** Applies the client timeouts; `now` is performance.now(). */
+  /** Applies the client timeouts; `now` is monotonicMs(). */
   checkTimeouts(now: number): void {
     if (this.dead) return;
     const l = this.owner.limits;
@@ -416,7 +417,7 @@ export class ClientConnection {
     }
     const next = this.queue[0];
     if (next) return void this.owner.handler().request(next);
-    if (this.requestSince < 0 && this.headSince < 0) this.idleSince = performance.now();
+    if (this.requestSince < 0 && this.headSince < 0) this.idleSince = monotonicMs();
   }
 
   private readonly readBuffer = (): Buffer => (this.tunnelReads ? this.tunnelReads.buffer() : ReadBuffers.shared);
@@ -479,7 +480,7 @@ export class ClientConnection {
   /** Runs llhttp over `data`; returns what must run once the socket is uncorked (error, upgrade). */
   private parseStrict(data: Buffer): (() => void) | undefined {
     const parser = (this.parser ??= createParser(REQUEST, this.owner.limits.maxHeaderSize, this.callbacks));
-    if (this.headSince < 0 && this.requestSince < 0) this.headSince = performance.now();
+    if (this.headSince < 0 && this.requestSince < 0) this.headSince = monotonicMs();
     this.executing = true;
     const ret = parser.execute(data);
     this.executing = false;
@@ -507,7 +508,7 @@ export class ClientConnection {
   }
 
   private readonly onMessageBegin = (): void => {
-    const now = performance.now();
+    const now = monotonicMs();
     if (this.headSince < 0) this.headSince = now;
     this.requestSince = this.headSince;
     this.idleSince = -1;
@@ -573,7 +574,7 @@ export class ClientConnection {
     this.parsing = undefined;
     this.requestSince = -1;
     if (req) req.endBody();
-    if (this.queue.length === 0 && this.headSince < 0) this.idleSince = performance.now();
+    if (this.queue.length === 0 && this.headSince < 0) this.idleSince = monotonicMs();
   };
 
   private parseError(err: ParseError): void {

@@ -7,6 +7,7 @@ import { HEAD_END, RESPONSE, createParser, freeParser, type HttpParser, type Par
 import { SlotList } from "../slot-list";
 import { parseFastHead } from "./response-head";
 import { ReadBuffers, httpReadBuffers, keep } from "../read-buffers";
+import { monotonicMs } from "../clock";
 
 /**
  * The server side: keep-alive connections to one server (`UpstreamPool`), and one attempt of one
@@ -67,7 +68,7 @@ export class Exchange {
   private informational = false;
   private settled = false;
   private staleRetried = false;
-  /** performance.now() deadline for the response head, -1 when not waiting for it. */
+  /** monotonicMs() deadline for the response head, -1 when not waiting for it. */
   private headDeadline = -1;
   private lastBodyAt = -1;
   private pendingDrain = false;
@@ -120,7 +121,7 @@ export class Exchange {
     s.cork();
     s.write(this.head + CRLF, "latin1");
     this.headWritten = true;
-    this.headDeadline = performance.now() + this.limits.upstreamHeadersTimeoutMs;
+    this.headDeadline = monotonicMs() + this.limits.upstreamHeadersTimeoutMs;
     if (!req.hasBody) this.bodyDone = true;
     else req.readBody((chunk) => this.onRequestBody(chunk), () => this.onRequestEnd());
     s.uncork();
@@ -164,7 +165,7 @@ export class Exchange {
       return 1;
     }
     this.headDeadline = -1;
-    this.lastBodyAt = performance.now();
+    this.lastBodyAt = monotonicMs();
     this.keepAlive = keepAlive;
     let length = -1;
     let chunked = false;
@@ -183,7 +184,7 @@ export class Exchange {
 
   /** @internal a response body chunk. */
   onBody(chunk: Buffer): void {
-    this.lastBodyAt = performance.now();
+    this.lastBodyAt = monotonicMs();
     if (!this.req.write(chunk) && !this.clientFull) {
       const conn = this.conn;
       if (!conn) return;
@@ -191,7 +192,7 @@ export class Exchange {
       conn.socket.pause();
       this.req.onDrain(() => {
         this.clientFull = false;
-        this.lastBodyAt = performance.now();
+        this.lastBodyAt = monotonicMs();
         conn.socket.resume();
       });
     }
@@ -236,7 +237,7 @@ export class Exchange {
     this.fail(err);
   }
 
-  /** Timeouts; `now` is performance.now(). */
+  /** Timeouts; `now` is monotonicMs(). */
   sweep(now: number): void {
     if (this.settled) return;
     if (this.headDeadline >= 0 && now >= this.headDeadline) {
@@ -309,7 +310,7 @@ export class UpstreamConnection {
     opener: Exchange,
   ) {
     this.opener = opener;
-    this.connectDeadline = performance.now() + connectTimeoutMs;
+    this.connectDeadline = monotonicMs() + connectTimeoutMs;
     this.socket = net.connect({ host, port, noDelay: true, onread: { buffer: () => this.nextRead, callback: this.onRead } });
     this.socket.on("connect", this.onConnect);
     // Bytes arrive through `onRead`, never as 'data'; resume() lets the socket emit 'end'.
@@ -346,7 +347,7 @@ export class UpstreamConnection {
     this.socket.destroy(err);
   }
 
-  /** Connect timeout; `now` is performance.now(). */
+  /** Connect timeout; `now` is monotonicMs(). */
   sweep(now: number): void {
     if (!this.connected && now >= this.connectDeadline) {
       this.failConnect(coded("connect timeout", "UND_ERR_CONNECT_TIMEOUT"));
@@ -556,7 +557,7 @@ export class UpstreamPool {
     const next = this.waiting.shift();
     if (next) return conn.assign(next);
     if (this.closing) return conn.destroy();
-    conn.idleSince = performance.now();
+    conn.idleSince = monotonicMs();
     this.idle.push(conn);
   }
 
@@ -585,7 +586,7 @@ export class UpstreamPool {
     if (this.closing && this.conns.size === 0 && this.closed) this.closed();
   }
 
-  /** Timeouts of every exchange and connection here; `now` is performance.now(). */
+  /** Timeouts of every exchange and connection here; `now` is monotonicMs(). */
   sweep(now: number): void {
     if (this.active.size > 0) for (const ex of this.active.toArray()) ex.sweep(now);
     for (const c of this.conns) c.sweep(now);

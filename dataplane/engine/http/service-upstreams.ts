@@ -79,7 +79,7 @@ export class ServiceUpstreams {
     this.picker.setHealth(byServer);
   }
 
-  /** Timeouts of every exchange and upstream connection of this service; `now` is performance.now(). */
+  /** Timeouts of every exchange and upstream connection of this service; `now` is monotonicMs(). */
   sweep(now: number): void {
     for (const u of this.upstreams.values()) u.pool?.sweep(now);
     for (const p of this.retiring.keys()) p.sweep(now);
