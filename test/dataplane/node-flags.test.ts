@@ -45,13 +45,16 @@ describe("data plane node flags", () => {
     expect(cmdline(dp.pid)).not.toContain("--max-semi-space-size=4");
   });
 
-  test("the re-executed process gets MALLOC_ARENA_MAX=2, unless the environment sets it", async () => {
-    expect(NODE_ENV_DEFAULTS).toEqual({ MALLOC_ARENA_MAX: "2" });
-    dp = await startDataplane({ env: { BALLAST_WORKERS: "0", MALLOC_ARENA_MAX: undefined } });
+  test("the re-executed process gets MALLOC_ARENA_MAX=2 and a fixed MALLOC_MMAP_THRESHOLD_, unless the environment sets them", async () => {
+    expect(NODE_ENV_DEFAULTS).toEqual({ MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131072" });
+    dp = await startDataplane({ env: { BALLAST_WORKERS: "0", MALLOC_ARENA_MAX: undefined, MALLOC_MMAP_THRESHOLD_: undefined } });
     expect(environ(dp.pid)).toContain("MALLOC_ARENA_MAX=2");
+    expect(environ(dp.pid)).toContain("MALLOC_MMAP_THRESHOLD_=131072");
     await dp.stop();
-    dp = await startDataplane({ env: { BALLAST_WORKERS: "0", MALLOC_ARENA_MAX: "4" } });
+    dp = await startDataplane({ env: { BALLAST_WORKERS: "0", MALLOC_ARENA_MAX: "4", MALLOC_MMAP_THRESHOLD_: "262144" } });
     expect(environ(dp.pid)).toContain("MALLOC_ARENA_MAX=4");
     expect(environ(dp.pid)).not.toContain("MALLOC_ARENA_MAX=2");
+    expect(environ(dp.pid)).toContain("MALLOC_MMAP_THRESHOLD_=262144");
+    expect(environ(dp.pid)).not.toContain("MALLOC_MMAP_THRESHOLD_=131072");
   });
 });
