@@ -1,19 +1,27 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { kindNames } from "../../model";
+import { monotonicMs } from "../engine/clock";
+import { ClientConnection, type Downstream, type DownstreamHandler } from "../engine/h1/downstream";
+import { rejectSocket } from "../engine/http/errors";
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "../engine/http/limits";
 import { AdminError, isAdminError } from "../errors";
 import type { Logger } from "../log";
 import { Metrics } from "../metrics";
 import type { TrafficRuntime } from "../runtime/traffic-runtime";
 import type { Store } from "../store";
 import { WWW_AUTHENTICATE, bearerAuth } from "./auth";
-import { errorReply, sendReply, type Reply } from "./http-io";
+import { AdminRequest, errorReply, sendReply, type Reply } from "./http-io";
 import { routeResolver } from "./routes";
 
 /**
  * The admin HTTP server: auth, routing, error mapping, one log line and metrics per request.
  * `/healthz` and `/metrics` are open (neither carries a secret); everything under `/v1` needs the
  * bearer token.
+ *
+ * The HTTP side is the data plane's own HTTP/1.1 connection (engine/h1), not `node:http`: the same
+ * strict llhttp parser, 16 KiB head limit (431), malformed requests refused with 400 and the
+ * connection closed, `Expect: 100-continue`, pipelining and keep-alive. `node:http`'s server would
+ * add 2–3 MiB to the idle RSS for a handful of requests (docs/benchmarks.md, Memory).
  */
 
 export interface AdminServerOptions {
@@ -30,6 +38,15 @@ export interface AdminServer {
   /** Stops accepting; in-flight requests get up to `graceMs`, then their connections are cut. */
   close(graceMs: number): Promise<void>;
 }
+
+/** Head within 20 s, no body stall over 60 s, keep-alive connections idle for 5 s are closed. */
+const ADMIN_LIMITS: HttpLimits = {
+  ...DEFAULT_HTTP_LIMITS,
+  clientHeadersTimeoutMs: 20_000,
+  clientRequestTimeoutMs: 60_000,
+  clientKeepAliveTimeoutMs: 5_000,
+  connectionsCheckingIntervalMs: 1_000,
+};
 
 const REQUESTS = "ballast_admin_requests_total";
 const DURATION = "ballast_admin_request_duration_seconds";
@@ -62,13 +79,13 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   };
   const resolve = routeResolver({ store, runtime, renderMetrics });
 
-  async function respond(req: IncomingMessage, pathname: string): Promise<{ template: string; reply: Reply }> {
+  async function respond(req: AdminRequest, pathname: string): Promise<{ template: string; reply: Reply }> {
     const route = resolve(pathname);
     try {
-      if (route.auth && !authorized(req.headers.authorization)) throw new AdminError("unauthorized", undefined, undefined, WWW_AUTHENTICATE);
+      if (route.auth && !authorized(req.header("authorization"))) throw new AdminError("unauthorized", undefined, undefined, WWW_AUTHENTICATE);
       const allowed = Object.keys(route.methods);
       if (allowed.length === 0) throw new AdminError("not_found", `no route ${pathname}`);
-      const handler = route.methods[req.method ?? ""];
+      const handler = route.methods[req.method];
       if (!handler) {
         throw new AdminError("method_not_allowed", `${req.method} is not allowed on ${route.template}; use ${allowed.join(", ")}`, undefined, {
           allow: allowed.join(", "),
@@ -82,32 +99,52 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     }
   }
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (down: Downstream) => {
+    const req = new AdminRequest(down);
     const started = process.hrtime.bigint();
     // Only the path is ever logged or labelled: never the query string or a header.
-    const pathname = (req.url ?? "/").split("?")[0] ?? "/";
+    const pathname = req.url.split("?")[0] || "/";
     let template = "unmatched";
-    res.once("close", () => {
+    let counted = false;
+    const count = (status: number) => {
+      if (counted) return;
+      counted = true;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const method = req.method ?? "";
-      const status = res.writableFinished ? res.statusCode : 499;
+      const method = req.method;
       metrics.inc(REQUESTS, "Admin API requests, by method, route and status.", { method, route: template, status: String(status) });
       metrics.observe(DURATION, "Admin API request latency in seconds, by method and route.", { method, route: template }, seconds);
       log.info({ method, path: pathname, status, ms: Math.round(seconds * 1e4) / 10 }, "admin request");
-    });
+    };
+    req.onGone(() => count(499));
     respond(req, pathname).then(
       (answer) => {
         template = answer.template;
-        sendReply(req, res, answer.reply);
+        if (req.gone) return count(499);
+        sendReply(req, answer.reply);
+        count(answer.reply.status);
       },
       (err) => {
         log.error({ err }, "admin request failed");
-        res.destroy();
+        down.destroy();
+        count(499);
       },
     );
   };
 
-  const server: Server = createServer({ requestTimeout: 60_000, headersTimeout: 20_000, keepAliveTimeout: 5_000 }, onRequest);
+  const handler: DownstreamHandler = {
+    request: onRequest,
+    upgrade: (_req, socket) => rejectSocket(socket, 400, "bad request: the admin API does not upgrade connections"),
+    clientError: (code, status) => log.debug({ code, status }, "admin client error"),
+  };
+  const connections = new Set<ClientConnection>();
+  let closing = false;
+  const owner = { limits: ADMIN_LIMITS, closing: () => closing, handler: () => handler, closed: (c: ClientConnection) => connections.delete(c) };
+  // allowHalfOpen: a client that half-closes after its request still gets the reply.
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    if (closing) return void socket.destroy();
+    connections.add(new ClientConnection(socket, owner));
+  });
+  let sweeper: NodeJS.Timeout | undefined;
 
   return {
     listen(host, port) {
@@ -115,6 +152,11 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
         server.once("error", reject);
         server.listen(port, host, () => {
           server.off("error", reject);
+          sweeper = setInterval(() => {
+            const now = monotonicMs();
+            for (const c of connections) c.checkTimeouts(now);
+          }, ADMIN_LIMITS.connectionsCheckingIntervalMs);
+          sweeper.unref();
           const address = server.address() as AddressInfo;
           const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
           resolveUrl(`http://${shown}:${address.port}`);
@@ -123,14 +165,19 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     },
     async close(graceMs) {
       if (!server.listening) return;
+      closing = true;
       const closed = new Promise<void>((done) => server.close(() => done()));
-      server.closeIdleConnections();
-      let timer: NodeJS.Timeout | undefined;
-      const expired = new Promise<void>((done) => (timer = setTimeout(done, graceMs)));
-      await Promise.race([closed, expired]);
-      clearTimeout(timer);
-      server.closeAllConnections();
+      // Idle connections close now; busy ones after their reply (it says Connection: close).
+      const deadline = Date.now() + graceMs;
+      for (let i = 0; connections.size > 0 && Date.now() < deadline && i < 100_000; i++) {
+        for (const c of connections) c.closeIfIdle();
+        if (connections.size === 0) break;
+        await new Promise((r) => setTimeout(r, Math.min(20, Math.max(1, deadline - Date.now()))));
+      }
+      for (const c of connections) c.socket.destroy();
       await closed;
+      if (sweeper) clearInterval(sweeper);
+      sweeper = undefined;
     },
   };
 }

@@ -1,9 +1,8 @@
-import type { IncomingMessage } from "node:http";
 import { isKind, kinds, type Kind } from "../../model";
 import { AdminError } from "../errors";
 import type { TrafficRuntime } from "../runtime/traffic-runtime";
 import type { Store } from "../store";
-import { readJson, type Reply } from "./http-io";
+import { readJson, type AdminRequest, type Reply } from "./http-io";
 
 /**
  * The admin API's routes (docs/admin-api.md). `resolveRoute` maps a path to its route: a template
@@ -12,7 +11,7 @@ import { readJson, type Reply } from "./http-io";
  * unauthenticated client learns nothing about what exists.
  */
 
-export type Handler = (req: IncomingMessage) => Promise<Reply>;
+export type Handler = (req: AdminRequest) => Promise<Reply>;
 
 export interface Route {
   /** e.g. `/v1/listeners/:name`; `unmatched` for paths that match no route. */
@@ -66,7 +65,7 @@ export function routeResolver(deps: RouteDeps): (pathname: string) => Route {
       },
       PUT: async (req) => {
         const body = await readJson(req);
-        const stored = await store.replace(kind, name, body, req.headers["if-match"]);
+        const stored = await store.replace(kind, name, body, req.header("if-match"));
         return { status: 200, json: stored, headers: etag(stored.version) };
       },
       DELETE: async () => {

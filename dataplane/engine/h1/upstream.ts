@@ -1,6 +1,6 @@
-import { STATUS_CODES } from "node:http";
 import net from "node:net";
 import { responseHeaders } from "../http/headers";
+import { STATUS_TEXT } from "../http/errors";
 import type { HttpLimits } from "../http/limits";
 import type { Downstream } from "./downstream";
 import { HEAD_END, RESPONSE, createParser, freeParser, type HttpParser, type ParseError } from "./parser";
@@ -178,7 +178,7 @@ export class Exchange {
     const headers = responseHeaders(raw);
     for (const h of this.extraHeaders) headers.push(h);
     this.status = status;
-    this.req.writeHead(status, reason || STATUS_CODES[status] || "Unknown", headers, length);
+    this.req.writeHead(status, reason || STATUS_TEXT[status] || "Unknown", headers, length);
     return this.req.method === "HEAD" ? 1 : 0;
   }
 

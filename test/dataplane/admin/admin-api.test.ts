@@ -304,6 +304,32 @@ describe("admin API over HTTP", () => {
     });
   });
 
+  describe("HTTP transport (the data plane's own HTTP/1.1 connection)", () => {
+    it("keeps a connection alive across requests and answers pipelined requests in order", async () => {
+      const answer = await rawExchange(dp.url, [
+        `GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/listeners HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${dp.token}\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      ]);
+      const statuses = [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+      expect(statuses).toEqual(["200", "200", "200"]);
+      expect(answer).toContain('"items":[');
+      expect(answer).toMatch(/\r\ndate: /i);
+    });
+
+    it.each([
+      ["a malformed request line", "GARBAGE\r\n\r\n", 400],
+      ["Content-Length with Transfer-Encoding", "POST /v1/server-groups HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400],
+      ["a head over 16 KiB", `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(17 * 1024)}\r\n\r\n`, 431],
+      ["an upgrade", "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", 400],
+    ])("%s is refused and the connection closed", async (_what, request, status) => {
+      const before = stateBytes();
+      const answer = await rawExchange(dp.url, [request], 5_000);
+      expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(stateBytes()).toEqual(before);
+      // The server keeps serving.
+      await expectJson(await dp.api("/healthz"), 200);
+    });
+  });
+
   describe("413", () => {
     it("a declared Content-Length over 1 MiB is refused before the body arrives", async () => {
       const before = stateBytes();
