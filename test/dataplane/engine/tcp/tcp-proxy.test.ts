@@ -195,6 +195,21 @@ describe("TcpProxy", () => {
     expect(metric(metrics, "ballast_tcp_closed_total")).toBe(1);
   });
 
+  test("idle timeout with a reply waiting: a client that stops reading is closed; the proxy holds no connection after", async () => {
+    const big = Buffer.alloc(32 * 1024 * 1024, 0x62);
+    const b = res.add(await startBackend({ mode: "sink", onConnection: (conn) => conn.socket.write(big) }));
+    const { client, proxy } = await setup({ servers: [{ address: b.host, port: b.port }] }, { idleTimeoutMs: 600 });
+    const stalled = await client();
+    stalled.pause();
+    const t0 = Date.now();
+    // Writes wait on the client's full buffers: nothing moves, whatever is queued.
+    const closed = await whenClosed(stalled, 10_000);
+    expect(closed.at - t0).toBeGreaterThanOrEqual(550);
+    expect(closed.at - t0).toBeLessThan(5_000);
+    await waitUntil(() => b.connections[0]!.closed, 5_000, "server side closed");
+    expect(proxy.stats()).toEqual({});
+  });
+
   test("close(grace) lets connections run for the grace period, then closes them", async () => {
     const b = res.add(await startBackend());
     const { client, proxy } = await setup({ servers: [{ address: b.host, port: b.port }] });
