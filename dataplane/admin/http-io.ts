@@ -20,8 +20,8 @@ export function errorReply(err: AdminError): Reply {
 
 /**
  * One admin request, read from the data plane's own HTTP/1.1 connection (engine/h1): the same
- * strict parser, limits and timeouts as the traffic listeners, without `node:http` (whose server
- * side alone was 2–3 MiB of an idle data plane's RSS, docs/benchmarks.md).
+ * strict parser, limits and timeouts as the traffic listeners, without loading `node:http` (0.8 MiB
+ * of an idle data plane's RSS, docs/benchmarks.md change 30).
  */
 export class AdminRequest {
   private readonly goneHandlers: (() => void)[] = [];

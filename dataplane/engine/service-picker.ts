@@ -16,7 +16,8 @@ import { WeightedRendezvous } from "../scheduler/weighted-rendezvous";
  *   across `setHealth` and `update`, so a health change does not restart the round.
  * - `acquire`/`release` count this process's requests or connections in flight per server, for wlc
  *   and for stats. Counts are by server key and survive `update`. A caller that holds a server for
- *   many requests takes its `Tally` once and counts on it without a lookup (`hold`/`letGo`).
+ *   a while takes its `Tally` once (`tally`) and counts on it without a lookup (`active++`,
+ *   `letGo`).
  * - `pickConsistent` ignores the configured scheduler and hashes the client (weighted rendezvous):
  *   every worker process and every replica with the same configuration makes the same choice, which
  *   is what source-IP persistence needs for a client's first connection.
