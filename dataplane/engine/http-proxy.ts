@@ -4,7 +4,7 @@ import { serverLabel, type HealthTable } from "../health/health-state";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import { monotonicMs, type Clock } from "./clock";
-import { cookieName, readCookie, setCookieValue } from "./http/cookie";
+import { readCookie, setCookieValue } from "./http/cookie";
 import { ClientConnection, type ConnectionOwner, type Downstream } from "./h1/downstream";
 import { Exchange, IDEMPOTENT, type ExchangeOutcome } from "./h1/upstream";
 import { errorBodies, rejectSocket } from "./http/errors";
@@ -226,7 +226,7 @@ export class HttpProxy {
   private choose(req: Downstream, up: ServiceUpstreams, clientIp: string): { server: ServerSnapshot | undefined; setCookie: boolean } {
     const persistence = up.service.sessionPersistence;
     if (persistence?.type === "insert-cookie") {
-      const id = readCookie(req.rawHeaders, cookieName(up.service.name));
+      const id = readCookie(req.rawHeaders, up.cookieName);
       const sticky = id ? up.picker.byId(id) : undefined;
       if (sticky && up.picker.isUsable(sticky.key)) return { server: sticky, setCookie: false };
       return { server: up.picker.pick(clientIp), setCookie: true };

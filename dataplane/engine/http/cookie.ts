@@ -24,21 +24,36 @@ export function readCookie(raw: readonly string[], name: string): string | undef
   return undefined;
 }
 
+/**
+ * The value of `name` in one Cookie header: `name=value` pairs separated by `;`, with optional
+ * spaces or tabs around names, `=` and values, and a value optionally in double quotes. Scans in
+ * place: no substring is made until the pair is found (this runs on every request of a service
+ * with cookie persistence).
+ */
 function cookieIn(header: string, name: string): string | undefined {
-  let from = 0;
-  while (from < header.length) {
-    const end = header.indexOf(";", from);
-    const part = header.slice(from, end === -1 ? undefined : end);
-    const eq = part.indexOf("=");
-    if (eq !== -1 && part.slice(0, eq).trim() === name) {
-      let value = part.slice(eq + 1).trim();
-      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-      return value;
+  const n = header.length;
+  let i = 0;
+  while (i < n) {
+    while (i < n && isOws(header.charCodeAt(i))) i++;
+    let end = header.indexOf(";", i);
+    if (end === -1) end = n;
+    if (header.startsWith(name, i)) {
+      let j = i + name.length;
+      while (j < end && isOws(header.charCodeAt(j))) j++;
+      if (j < end && header.charCodeAt(j) === 61 /* = */) {
+        let value = header.slice(j + 1, end).trim();
+        if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+        return value;
+      }
     }
-    if (end === -1) break;
-    from = end + 1;
+    i = end + 1;
   }
   return undefined;
+}
+
+/** Space or horizontal tab: the only whitespace a header value that passed the parser can hold. */
+function isOws(code: number): boolean {
+  return code === 32 || code === 9;
 }
 
 export function setCookieValue(service: string, serverId: string, cookieTimeout: number, secure: boolean): string {

@@ -5,6 +5,7 @@ import type { Metrics } from "../../metrics";
 import type { Clock, TimerHandle } from "../clock";
 import { UpstreamPool as Pool } from "../h1/upstream";
 import { ServicePicker, type Tally } from "../service-picker";
+import { cookieName } from "./cookie";
 import { SlotList } from "../slot-list";
 import type { HttpLimits } from "./limits";
 
@@ -44,6 +45,8 @@ export interface Upstream {
 
 export class ServiceUpstreams {
   readonly picker: ServicePicker;
+  /** The insertion cookie's name (`BALLAST_<service>`): the service's name never changes. */
+  readonly cookieName: string;
   /** By server key. */
   private readonly upstreams = new Map<string, Upstream>();
   private readonly draining = new Map<string, TimerHandle>();
@@ -55,6 +58,7 @@ export class ServiceUpstreams {
     private readonly deps: { log: Logger; metrics: Metrics; clock: Clock; limits: HttpLimits },
   ) {
     this.picker = new ServicePicker(svc, { now: () => deps.clock.now() });
+    this.cookieName = cookieName(svc.name);
   }
 
   get service(): ServiceSnapshot {
