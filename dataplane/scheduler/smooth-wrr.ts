@@ -32,6 +32,8 @@ export class SmoothWrr implements Scheduler {
   /**
    * `pickAmong` when every candidate has weight `w`: the same arithmetic, so the same sequence, on
    * the running weights alone (one contiguous array instead of a load from each candidate object).
+   * A separate loop on purpose: folding it into `pickAmong` (`w ?? candidate.weight`) measured
+   * 278 ns a pick at 100 servers against 92 ns, and slowed the general path from 224 to 316 ns.
    */
   private pickUniform(candidates: readonly Candidate[], w: number): number {
     const n = candidates.length;
