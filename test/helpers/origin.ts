@@ -81,8 +81,10 @@ export async function startOrigin(name: string, opts: { port?: number; host?: st
       remoteAddress: req.socket.remoteAddress ?? "",
     });
     const url = new URL(req.url ?? "/", "http://origin");
+    // Sized like most servers' small answers, so the data plane's response fast paths are the ones
+    // tested; `/stream` answers chunked.
     const reply = (status: number, body: string) => {
-      res.writeHead(status, { "content-type": "text/plain", "x-origin": name });
+      res.writeHead(status, { "content-type": "text/plain", "x-origin": name, "content-length": Buffer.byteLength(body) });
       res.end(body);
     };
     switch (url.pathname) {
@@ -116,11 +118,13 @@ export async function startOrigin(name: string, opts: { port?: number; host?: st
         req.resume();
         reply(state.healthStatus, name);
         return;
-      case "/headers":
+      case "/headers": {
         req.resume();
-        res.writeHead(200, { "content-type": "application/json", "x-origin": name });
-        res.end(JSON.stringify(req.headers));
+        const json = JSON.stringify(req.headers);
+        res.writeHead(200, { "content-type": "application/json", "x-origin": name, "content-length": Buffer.byteLength(json) });
+        res.end(json);
         return;
+      }
       default:
         req.resume();
         reply(200, name);

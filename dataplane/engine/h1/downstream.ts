@@ -201,6 +201,15 @@ export class Downstream {
     if (this.finished) return;
     let head = `HTTP/1.1 ${status} ${reason}\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    this.writeHeadText(status, head, length);
+  }
+
+  /**
+   * Writes a head given as text: the status line and header lines, each ending in CRLF, already
+   * filtered (no hop-by-hop header); the framing and Connection lines are added here.
+   */
+  writeHeadText(status: number, head: string, length: number): void {
+    if (this.finished) return;
     if (this.method === "HEAD" || status === 204 || status === 304 || status < 200) this.framing = Framing.None;
     else if (length >= 0) this.framing = Framing.Length;
     else if (this.versionMinor >= 1) {

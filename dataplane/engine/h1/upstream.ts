@@ -5,7 +5,7 @@ import type { HttpLimits } from "../http/limits";
 import type { Downstream } from "./downstream";
 import { HEAD_END, RESPONSE, createParser, freeParser, type HttpParser, type ParseError } from "./parser";
 import { SlotList } from "../slot-list";
-import { parseFastHead } from "./response-head";
+import { parseFastHead, passHead } from "./response-head";
 import { ReadBuffers, httpReadBuffers, keep } from "../read-buffers";
 import { monotonicMs } from "../clock";
 
@@ -180,6 +180,20 @@ export class Exchange {
     this.status = status;
     this.req.writeHead(status, reason || STATUS_TEXT[status] || "Unknown", headers, length);
     return this.req.method === "HEAD" ? 1 : 0;
+  }
+
+  /**
+   * @internal a final response head passed through as text (`passHead`): its status line and
+   * header lines, hop-by-hop ones removed, each ending in CRLF; it has a Content-Length body.
+   */
+  onPassHead(status: number, text: string, length: number, keepAlive: boolean): void {
+    this.headDeadline = -1;
+    this.lastBodyAt = monotonicMs();
+    this.keepAlive = keepAlive;
+    this.status = status;
+    const extra = this.extraHeaders;
+    for (let i = 0; i < extra.length; i += 2) text += `${extra[i]}: ${extra[i + 1]}\r\n`;
+    this.req.writeHeadText(status, text, length);
   }
 
   /** @internal a response body chunk. */
@@ -415,12 +429,21 @@ export class UpstreamConnection {
       this.headBuf = keep(buf);
       return;
     }
-    const fast = ex.req.method === "HEAD" ? undefined : parseFastHead(buf.toString("latin1", 0, end));
-    if (!fast) return this.strictFrom(parser, buf);
-    this.read = Read.Body;
-    this.remaining = fast.length;
-    ex.onHead(fast.status, fast.reason, fast.raw, fast.keepAlive);
-    if (this.ex !== ex) return;
+    if (ex.req.method === "HEAD") return this.strictFrom(parser, buf);
+    const text = buf.toString("latin1", 0, end);
+    const pass = passHead(text);
+    if (pass) {
+      this.read = Read.Body;
+      this.remaining = pass.length;
+      ex.onPassHead(pass.status, pass.text, pass.length, pass.keepAlive);
+    } else {
+      const fast = parseFastHead(text);
+      if (!fast) return this.strictFrom(parser, buf);
+      this.read = Read.Body;
+      this.remaining = fast.length;
+      ex.onHead(fast.status, fast.reason, fast.raw, fast.keepAlive);
+      if (this.ex !== ex) return;
+    }
     const rest = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
     if (rest) this.body(ex, rest);
     else if (this.remaining === 0) this.complete(ex);

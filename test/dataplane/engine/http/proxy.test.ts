@@ -86,6 +86,30 @@ describe("HttpProxy: forwarding", () => {
     expect(down).toContain("\r\nx-kept: yes");
   });
 
+  test("a common response head (only standard hop-by-hop headers) reaches the client verbatim, minus those lines", async () => {
+    // The head the pass-through path (passHead) takes: the client gets the server's own lines, in
+    // order, byte for byte, and none of its hop-by-hop ones.
+    const head =
+      "HTTP/1.1 200 Fine Thanks\r\nServer: raw\r\nkeep-alive: timeout=5\r\nX-Spaced:   a  b  \r\nSet-Cookie: a=1\r\nContent-Length: 2\r\n" +
+      "Connection: keep-alive\r\nProxy-Connection: keep-alive\r\nset-cookie:b=2\r\nTE: x\r\nX-Last: z";
+    const raw = net.createServer((s) => {
+      let seen = "";
+      s.on("data", (d) => {
+        seen += d.toString("latin1");
+        if (seen.includes("\r\n\r\n")) s.write(`${head}\r\n\r\nok`);
+      });
+    });
+    extra.push(raw);
+    await new Promise<void>((r) => raw.listen(0, "127.0.0.1", r));
+    h = new Harness();
+    await h.engine.apply(snapshotOf({ servers: [{ port: (raw.address() as net.AddressInfo).port }] }));
+    const res = await rawRequest(h.port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect(res).toBe(
+      "HTTP/1.1 200 Fine Thanks\r\nServer: raw\r\nX-Spaced:   a  b  \r\nSet-Cookie: a=1\r\nContent-Length: 2\r\nset-cookie:b=2\r\nX-Last: z\r\n" +
+        "Connection: close\r\n\r\nok",
+    );
+  });
+
   test("a chunked request goes upstream with Transfer-Encoding only, a sized one with Content-Length only", async () => {
     let heads: string[] = [];
     const raw = net.createServer((s) => {
