@@ -39,6 +39,13 @@ export interface EngineOptions {
   readonly http?: Partial<HttpLimits>;
   /** TCP proxy tuning (connect/idle timeouts, attempts). */
   readonly tcp?: Omit<TcpProxyOptions, "log" | "metrics" | "now">;
+  /**
+   * Each listener binds a socket of its own with `SO_REUSEPORT` (a fixed port only), so that the
+   * kernel spreads new connections over every process listening on the port by a hash of their
+   * addresses. Cluster workers set it; a shared socket lets whichever worker is awake take a whole
+   * burst of connections (docs/benchmarks.md, Multi-core).
+   */
+  readonly reusePort?: boolean;
 }
 
 /** service → server key → counts in this process. */
@@ -69,6 +76,7 @@ export class Engine {
   readonly metrics: Metrics;
   private readonly log: Logger;
   private readonly host: string;
+  private readonly reusePort: boolean;
   private readonly clock: Clock;
   private readonly http: HttpProxy;
   private readonly tcp: TcpProxy;
@@ -79,6 +87,7 @@ export class Engine {
   constructor(opts: EngineOptions) {
     this.log = opts.log;
     this.host = opts.host ?? "0.0.0.0";
+    this.reusePort = opts.reusePort ?? false;
     this.metrics = opts.metrics ?? new Metrics();
     this.clock = opts.clock ?? systemClock;
     const now = () => this.clock.now();
@@ -202,7 +211,7 @@ export class Engine {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(new ListenError(listener.name, listener.port, err));
       server.once("error", onError);
-      server.listen({ port: listener.port, host: this.host }, () => {
+      server.listen(this.listenOptions(listener.port), () => {
         server.off("error", onError);
         server.on("error", (err) => this.log.error({ listener: listener.name, err }, "listener error"));
         const port = (server.address() as net.AddressInfo).port;
@@ -283,6 +292,15 @@ export class Engine {
     return done;
   }
 
+  /**
+   * `exclusive` makes a cluster worker bind the socket itself instead of asking the primary for a
+   * shared one, which `reusePort` needs. An ephemeral port (0) is always shared: each process would
+   * otherwise get a different one.
+   */
+  private listenOptions(port: number): net.ListenOptions {
+    return this.reusePort && port !== 0 ? { port, host: this.host, exclusive: true, reusePort: true } : { port, host: this.host };
+  }
+
   /** Re-binds a listener displaced by a failed apply. */
   private async relisten(st: ListenerState): Promise<void> {
     await new Promise<void>((resolve) => {
@@ -290,7 +308,7 @@ export class Engine {
         this.log.error({ listener: st.listener.name, port: st.port, err }, "could not restore listener after a failed apply");
         resolve();
       });
-      st.server.listen({ port: st.port, host: this.host }, () => {
+      st.server.listen(this.listenOptions(st.port), () => {
         st.closed = false;
         resolve();
       });

@@ -12,7 +12,7 @@ import type { FromWorker, ToWorker } from "./messages";
  */
 
 const log = createLogger(process.env.BALLAST_LOG_LEVEL ?? "info").child({ component: "worker", worker: process.pid });
-const engine = new Engine({ log, host: process.env.BALLAST_LISTEN_HOST ?? "0.0.0.0" });
+const engine = new Engine({ log, host: process.env.BALLAST_LISTEN_HOST ?? "0.0.0.0", reusePort: true });
 const compactor = startIdleCompactor({ log: log.child({ component: "memory" }) });
 
 function send(msg: FromWorker): void {

@@ -33,10 +33,13 @@ interface Pending {
 class WorkerGone extends Error {}
 
 /**
- * Worker processes that run the proxies (node:cluster). Listening sockets are shared with
- * SCHED_NONE: the kernel spreads connections over the workers' accept calls, which measured far
- * cheaper than the primary handing each connection over (cluster's default round robin).
- * A worker that dies is replaced and brought up to date with the current snapshot and health.
+ * Worker processes that run the proxies (node:cluster). Each worker binds every listener's port
+ * itself with `SO_REUSEPORT` (`EngineOptions.reusePort`): the kernel spreads new connections over
+ * the workers by a hash of their addresses, where the primary handing each connection over
+ * (cluster's default round robin) measured far more expensive, and one socket shared by all
+ * (SCHED_NONE, still used for ephemeral ports) let whichever worker was awake take a whole burst.
+ * A worker that dies is replaced and brought up to date with the current snapshot and health;
+ * connections still waiting in the dead worker's accept queue are reset by the kernel.
  */
 export class WorkerPool implements TrafficBackend {
   private readonly workers = new Set<Worker>();
@@ -170,13 +173,11 @@ export class WorkerPool implements TrafficBackend {
 
   /**
    * Binds (and at once releases) here, in the primary, every port the snapshot opens that the live
-   * one does not hold. Workers must never be the first to find a port taken: node:cluster creates
-   * the shared socket in the primary, where libuv defers EADDRINUSE from bind() to listen(), so
-   * the worker's listen fails *after* it was handed the socket; node then leaves that socket
-   * registered in the worker and in the primary's handle cache (Node 24), and the next listen on
-   * that port crashes the worker (ERR_INTERNAL_ASSERTION in cluster/child `shared`) or gets the
-   * dead socket again, so the port could not be used until a restart even once it is free.
-   * A port taken in the instant between this probe and the workers' bind still hits that path.
+   * one does not hold, without `SO_REUSEPORT`. The workers' own binds set `SO_REUSEPORT`, so they
+   * would succeed beside another process of the same user that had set it too, and share its
+   * connections: this bind fails on a port anyone holds. (Ephemeral ports, shared through the
+   * primary, need no probe: node:cluster's shared-socket path mishandles EADDRINUSE, leaving the
+   * dead socket registered so the port cannot be used until a restart, but port 0 never hits it.)
    */
   private async probePorts(snapshot: Snapshot): Promise<ListenError | undefined> {
     const live = new Set((this.current?.snapshot.listeners ?? []).map((l) => l.port));

@@ -1,4 +1,6 @@
 import type http from "node:http";
+import net from "node:net";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { startOrigin, type Origin } from "../../helpers/origin";
 import {
@@ -53,6 +55,29 @@ function agent(): http.Agent {
   const a = keepAliveAgent();
   agents.push(a);
   return a;
+}
+
+/** Inodes of the sockets listening on `port` (127.0.0.1 or any address) held by `pids`. */
+function listeningInodes(pids: number[], port: number): Set<string> {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const listening = new Set<string>();
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // local address, state 0A (LISTEN), inode
+    if (f[1]?.endsWith(`:${hex}`) && f[3] === "0A") listening.add(f[9]!);
+  }
+  const held = new Set<string>();
+  for (const pid of pids) {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m && listening.has(m[1]!)) held.add(m[1]!);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return held;
 }
 
 /** group `pool` of the origins with their weights, http service `web`, http listener `front`. */
@@ -132,6 +157,42 @@ describe("runtime: traffic through worker processes", () => {
       expect(sumOf(counted, "ballast_http_requests_total", { code: "200" })).toBe(total);
     },
     180_000,
+  );
+
+  it(
+    "a burst of 64 connections is spread over both workers (each binds the port with SO_REUSEPORT), each taking at least a quarter",
+    async () => {
+      const a = await origin("a");
+      const dp = await dataplane(2);
+      const workers = await waitForWorkers(dp, 2);
+      const [port] = await freeTcpPorts(1);
+      await configure(dp, [[a, 1]], port!);
+      // Every worker has its own listening socket on the port (one shared socket would be one inode).
+      expect(listeningInodes(workers, port!).size).toBe(2);
+
+      // 64 connections opened at once, each answered once (so a worker has accepted it), then held.
+      const sockets: net.Socket[] = [];
+      cleanups.push(async () => sockets.forEach((s) => s.destroy()));
+      const answered = Array.from({ length: 64 }, () => {
+        const s = net.connect(port!, "127.0.0.1");
+        sockets.push(s);
+        s.on("error", () => {});
+        return new Promise<number>((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error("no answer within 10 s")), 10_000);
+          s.once("connect", () => s.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+          s.once("data", () => {
+            clearTimeout(t);
+            resolve(s.localPort!);
+          });
+        });
+      });
+      const owners = connectionOwners(workers, port!, await Promise.all(answered));
+      const counts = workers.map((w) => [...owners.values()].filter((o) => o === w).length);
+      expect(counts.reduce((x, y) => x + y)).toBe(64);
+      // By a hash of the addresses, each worker's share is binomial(64, ½): under 16 once in 40,000.
+      for (const n of counts) expect(n, `connections per worker: ${counts.join(" + ")}`).toBeGreaterThanOrEqual(16);
+    },
+    60_000,
   );
 
   it(
