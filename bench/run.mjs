@@ -130,6 +130,8 @@ async function main() {
     await ensurePeers(log);
   }
   await build();
+  // Versions as built: sources edited while the run goes on are not what it measures.
+  const built = await versions({ withDebian: !smoke });
   const peerBases = Object.fromEntries(PEERS.map((p, i) => [p.id, base + 200 + 20 * i]));
   await assertPortsFree([...origin.http, ...origin.shift, ...peers.flatMap((p) => (p.start ? Array.from({ length: 10 }, (_, i) => peerBases[p.id] + i) : []))]);
 
@@ -294,7 +296,7 @@ async function main() {
   }
 
   run.machine.loadAfter = loadavg();
-  run.versions = await versions({ withDebian: !smoke });
+  run.versions = built;
   await cleanup();
 
   const report = renderReport(run);
