@@ -92,22 +92,28 @@ async function configure(dp: RuntimeDataplane, servers: [Origin, number][], port
   await api.create("listeners", { name: "front", protocol: "http", port, backendService: "web" });
 }
 
+/** Two workers, both up, serving `servers` on a free port through `configure`. */
+async function twoWorkers(servers: [Origin, number][]): Promise<{ dp: RuntimeDataplane; workers: number[]; port: number }> {
+  const dp = await dataplane(2);
+  const workers = await waitForWorkers(dp, 2);
+  const [port] = await freeTcpPorts(1);
+  await configure(dp, servers, port!);
+  return { dp, workers, port: port! };
+}
+
 describe("runtime: traffic through worker processes", () => {
   it(
     "spreads ~2,000 keep-alive requests over both workers at wrr 1:3; status and metrics sum over the workers",
     async () => {
       const [a, b] = [await origin("a"), await origin("b")];
-      const dp = await dataplane(2);
-      const workers = await waitForWorkers(dp, 2);
-      const [port] = await freeTcpPorts(1);
-      await configure(dp, [
+      const { dp, workers, port } = await twoWorkers([
         [a, 1],
         [b, 3],
-      ], port!);
+      ]);
       const api = admin(dp);
 
       // Open keep-alive connections until both workers hold some (the kernel picks the worker).
-      const opened = await connectionsOnEveryWorker(port!, workers, { min: 8, onAgent: (x) => agents.push(x) });
+      const opened = await connectionsOnEveryWorker(port, workers, { min: 8, onAgent: (x) => agents.push(x) });
       const conns = opened.agents;
       const warmup = opened.responses.length;
       const byBody = new Map<string, number>();
@@ -117,7 +123,7 @@ describe("runtime: traffic through worker processes", () => {
       }
       expect(new Set(opened.owners.values()), "workers that accepted a client connection").toEqual(new Set(workers));
 
-      const load = await runLoad({ port: port!, agents: conns, total: 2000 - warmup, maxMs: 90_000 });
+      const load = await runLoad({ port, agents: conns, total: 2000 - warmup, maxMs: 90_000 });
       expect(load.failures).toEqual([]);
       for (const [body, n] of load.byBody) byBody.set(body, (byBody.get(body) ?? 0) + n);
       const total = warmup + load.sent;
@@ -127,7 +133,7 @@ describe("runtime: traffic through worker processes", () => {
       expect(shareA).toBeGreaterThan(0.21);
       expect(shareA).toBeLessThan(0.29);
       // Both workers still carried the load's connections at the end.
-      const after = connectionOwners(workers, port!, [...load.localPorts]);
+      const after = connectionOwners(workers, port, [...load.localPorts]);
       expect(new Set([...after.values()].filter((p) => p !== undefined)).size).toBe(2);
       // the origins agree with what the clients saw
       expect(a.requests.length).toBe(byBody.get("a"));
@@ -163,18 +169,15 @@ describe("runtime: traffic through worker processes", () => {
     "a burst of 64 connections is spread over both workers (each binds the port with SO_REUSEPORT), each taking at least a quarter",
     async () => {
       const a = await origin("a");
-      const dp = await dataplane(2);
-      const workers = await waitForWorkers(dp, 2);
-      const [port] = await freeTcpPorts(1);
-      await configure(dp, [[a, 1]], port!);
+      const { dp, workers, port } = await twoWorkers([[a, 1]]);
       // Every worker has its own listening socket on the port (one shared socket would be one inode).
-      expect(listeningInodes(workers, port!).size).toBe(2);
+      expect(listeningInodes(workers, port).size).toBe(2);
 
       // 64 connections opened at once, each answered once (so a worker has accepted it), then held.
       const sockets: net.Socket[] = [];
       cleanups.push(async () => sockets.forEach((s) => s.destroy()));
       const answered = Array.from({ length: 64 }, () => {
-        const s = net.connect(port!, "127.0.0.1");
+        const s = net.connect(port, "127.0.0.1");
         sockets.push(s);
         s.on("error", () => {});
         return new Promise<number>((resolve, reject) => {
@@ -186,7 +189,7 @@ describe("runtime: traffic through worker processes", () => {
           });
         });
       });
-      const owners = connectionOwners(workers, port!, await Promise.all(answered));
+      const owners = connectionOwners(workers, port, await Promise.all(answered));
       const counts = workers.map((w) => [...owners.values()].filter((o) => o === w).length);
       expect(counts.reduce((x, y) => x + y)).toBe(64);
       // By a hash of the addresses, each worker's share is binomial(64, ½): under 16 once in 40,000.
@@ -199,10 +202,7 @@ describe("runtime: traffic through worker processes", () => {
     "refuses a listener on a taken port (409 port_unavailable), changes nothing, keeps serving; the same create succeeds once the port is free",
     async () => {
       const a = await origin("a");
-      const dp = await dataplane(2);
-      const workers = await waitForWorkers(dp, 2);
-      const [port] = await freeTcpPorts(1);
-      await configure(dp, [[a, 1]], port!);
+      const { dp, workers, port } = await twoWorkers([[a, 1]]);
       const api = admin(dp);
 
       const taken = await holdPort(0);
@@ -222,7 +222,7 @@ describe("runtime: traffic through worker processes", () => {
         expect((await api.call("GET", "/v1/listeners/second")).status).toBe(404);
         // the existing listener serves on fresh connections (each may reach either worker)
         for (let j = 0; j < 20; j++) {
-          const r = await httpRequest(port!);
+          const r = await httpRequest(port);
           expect(r.status, r.error ?? r.body).toBe(200);
           expect(r.body).toBe("a");
         }
@@ -232,7 +232,7 @@ describe("runtime: traffic through worker processes", () => {
       const created = await api.call("POST", "/v1/listeners", create);
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       for (let j = 0; j < 20; j++) {
-        for (const p of [port!, taken.port]) {
+        for (const p of [port, taken.port]) {
           const r = await httpRequest(p);
           expect(r.status, `port ${p}: ${r.error ?? r.body}`).toBe(200);
           expect(r.body).toBe("a");
