@@ -164,9 +164,7 @@ export class Exchange {
       this.informational = true;
       return 1;
     }
-    this.headDeadline = -1;
-    this.lastBodyAt = monotonicMs();
-    this.keepAlive = keepAlive;
+    this.responding(status, keepAlive);
     let length = -1;
     let chunked = false;
     for (let i = 0; i < raw.length; i += 2) {
@@ -177,7 +175,6 @@ export class Exchange {
     if (chunked) length = -1;
     const headers = responseHeaders(raw);
     for (const h of this.extraHeaders) headers.push(h);
-    this.status = status;
     this.req.writeHead(status, reason || STATUS_TEXT[status] || "Unknown", headers, length);
     return this.req.method === "HEAD" ? 1 : 0;
   }
@@ -187,13 +184,18 @@ export class Exchange {
    * header lines, hop-by-hop ones removed, each ending in CRLF; it has a Content-Length body.
    */
   onPassHead(status: number, text: string, length: number, keepAlive: boolean): void {
+    this.responding(status, keepAlive);
+    const extra = this.extraHeaders;
+    for (let i = 0; i < extra.length; i += 2) text += `${extra[i]}: ${extra[i + 1]}\r\n`;
+    this.req.writeHeadText(status, text, length);
+  }
+
+  /** The final response's head has come: the head timeout ends and the body's starts. */
+  private responding(status: number, keepAlive: boolean): void {
     this.headDeadline = -1;
     this.lastBodyAt = monotonicMs();
     this.keepAlive = keepAlive;
     this.status = status;
-    const extra = this.extraHeaders;
-    for (let i = 0; i < extra.length; i += 2) text += `${extra[i]}: ${extra[i + 1]}\r\n`;
-    this.req.writeHeadText(status, text, length);
   }
 
   /** @internal a response body chunk. */

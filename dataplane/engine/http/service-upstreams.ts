@@ -151,8 +151,10 @@ export class ServiceUpstreams {
     this.draining.clear();
     for (const u of this.upstreams.values()) for (const f of u.inflight.toArray()) f.abort(reason);
     const pools = [...this.retiring.keys()];
-    for (const u of this.upstreams.values()) if (u.pool) pools.push(u.pool);
-    for (const u of this.upstreams.values()) u.pool = undefined;
+    for (const u of this.upstreams.values()) {
+      if (u.pool) pools.push(u.pool);
+      u.pool = undefined;
+    }
     this.retiring.clear();
     await Promise.all(pools.map((p) => p.destroy(reason).catch(() => {})));
   }
