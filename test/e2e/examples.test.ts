@@ -7,7 +7,8 @@ import { COLLECTIONS } from "../helpers/container";
 import { startDataplane, type Dataplane } from "../helpers/dataplane-process";
 import { copyExample, sendRequests } from "../helpers/e2e";
 import { startOrigin, type Origin } from "../helpers/origin";
-import { assertTool, describeRun, freePort, requireTool } from "../helpers/toolchain";
+import { freePort } from "../helpers/ports";
+import { assertTool, describeRun, requireTool } from "../helpers/toolchain";
 
 const pulumiTool = requireTool("pulumi");
 if (pulumiTool.skip) console.warn(`[e2e examples] skipped outside CI: ${pulumiTool.reason}`);

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImage, COLLECTIONS, removeAll, startDataplaneContainer, waitFor, type DataplaneContainer } from "../helpers/container";
 import { keepRequesting, previewSteps, rootProgramProject, sendRequests, summarize, type PulumiProject } from "../helpers/e2e";
 import { startOrigin, type Origin } from "../helpers/origin";
-import { assertTool, describeRun, freePort, requireTool } from "../helpers/toolchain";
+import { freePort } from "../helpers/ports";
+import { assertTool, describeRun, requireTool } from "../helpers/toolchain";
 
 const pulumiTool = requireTool("pulumi");
 const dockerTool = requireTool("docker");

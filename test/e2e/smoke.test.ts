@@ -13,12 +13,12 @@ import {
   BASE_IMAGE,
   assertTool,
   describeRun,
-  freePort,
   repoNodeModules,
   requireTool,
   runDocker,
   runPulumi,
 } from "../helpers/toolchain.js";
+import { freePort } from "../helpers/ports";
 
 const pulumiTool = requireTool("pulumi");
 const dockerTool = requireTool("docker");

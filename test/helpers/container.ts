@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { describeRun, freePort, repoRoot, runCommand, runDocker } from "./toolchain";
+import { freePort } from "./ports";
+import { describeRun, repoRoot, runCommand, runDocker } from "./toolchain";
 
 /**
  * The data plane as the image users run: `scripts/image.sh` builds `ballast-dataplane:dev`, and

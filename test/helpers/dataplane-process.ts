@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo, type Server } from "node:net";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
  * are dropped and `env` overrides all of it. Build first (`npx tsc -p tsconfig.json`).
  *
  * The listeners a test creates really bind their port on this (shared) machine: give them ports
- * from `freePort()` / `freePorts(n)`, never fixed ones.
+ * from `freePort()` / `freePorts(n)` (test/helpers/ports.ts), never fixed ones.
  *
  *   const dp = await startDataplane();
  *   const res = await dp.api("/v1/listeners");          // adds the bearer token
@@ -76,33 +76,6 @@ function makeEnv(token: string, stateDir: string, extra: Record<string, string |
 
 function assertBuilt(): void {
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npx tsc -p tsconfig.json\` before these tests`);
-}
-
-/**
- * `n` distinct TCP ports that were free on 127.0.0.1 a moment ago: each is bound to port 0 (the
- * kernel picks), all are held at once (so they differ), then all are released. Another process
- * could take one before the data plane binds it, but that window is short.
- */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolveListen, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolveListen());
-      });
-    }
-    return servers.map((s) => (s.address() as AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((done) => (s.listening ? s.close(() => done()) : done()))));
-  }
-}
-
-/** One TCP port that was free on 127.0.0.1 a moment ago (see `freePorts`). */
-export async function freePort(): Promise<number> {
-  return (await freePorts(1))[0] as number;
 }
 
 /**

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import http from "node:http";
 import type net from "node:net";
 import type { AddressInfo } from "node:net";
+import { freePort } from "./ports";
 
 /**
  * Origin servers for traffic tests: each answers with its own name, records what it received, and
@@ -144,7 +145,8 @@ export async function startOrigin(name: string, opts: { port?: number; host?: st
     echoFrames(socket);
   });
 
-  let port = opts.port ?? 0;
+  // Not 0: an ephemeral port can be taken by some outgoing connection while the origin is killed.
+  let port = opts.port ?? (await freePort());
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       server.once("error", reject);

@@ -10,6 +10,7 @@ import { TcpProxy } from "../../dataplane/engine/tcp-proxy";
 import { silentLogger } from "../../dataplane/log";
 import { Metrics } from "../../dataplane/metrics";
 import { BackendService, HealthCheck, Listener, ServerGroup } from "../../model";
+import { freePort } from "./ports";
 
 /**
  * Helpers for TCP/TLS proxy tests: an independent PROXY protocol parser, backends that speak it,
@@ -172,7 +173,7 @@ export interface BackendConnection {
 
 export interface BackendOptions {
   host?: string;
-  /** Port to bind (e.g. to restart a backend on its old port); default 0. */
+  /** Port to bind (e.g. to restart a backend on its old port); default: one from `freePort()`. */
   port?: number;
   /** Expect a PROXY header first (v1 or v2, detected); a malformed one destroys the connection. */
   proxyProtocol?: boolean;
@@ -262,11 +263,12 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
       socket.end();
     });
   });
+  // Not 0: an ephemeral port can be taken by some outgoing connection before a restart binds it again.
+  const port = opts.port ?? (await freePort());
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(opts.port ?? 0, host, () => resolve());
+    server.listen(port, host, () => resolve());
   });
-  const port = (server.address() as net.AddressInfo).port;
   const stopListening = () => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
   return {
     name,

@@ -9,7 +9,6 @@
 // tool fails the run instead of hiding it.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 
@@ -269,18 +268,4 @@ export function runPulumi(
 /** Runs `docker` with a time bound. */
 export function runDocker(args: string[], timeoutMs = 60_000): Promise<RunResult> {
   return runCommand("docker", args, { timeoutMs });
-}
-
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolvePromise(port));
-    });
-  });
 }

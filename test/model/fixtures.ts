@@ -7,7 +7,7 @@ import { join } from "node:path";
  *
  * The listeners' ports are fixed: fine where nothing binds them (the model, the store with a fake
  * runtime). A test that creates a listener through a running data plane overrides `port` with one
- * from `freePort()` (test/helpers/dataplane-process.ts).
+ * from `freePort()` (test/helpers/ports.ts).
  */
 
 const tls = (file: string) => readFileSync(join(__dirname, "../fixtures/tls", file), "utf8");

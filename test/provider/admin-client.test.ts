@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { AdminClient } from "../../provider/admin-client";
 import { isProviderError, type ProviderError } from "../../provider/errors";
+import { freePort } from "../helpers/ports";
 
 const TOKEN = "secret-token-0123456789abcdef";
 const fast = { initialDelayMs: 20, maxDelayMs: 100, budgetMs: 3_000 };
@@ -32,15 +33,6 @@ async function serve(handler: Handler, port = 0): Promise<{ url: string; request
   servers.push(server);
   await new Promise<void>((done) => server.listen(port, "127.0.0.1", done));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
-}
-
-/** A port with nothing listening on it (bound, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
 }
 
 function client(adminUrl: string, extra: Partial<ConstructorParameters<typeof AdminClient>[0]> = {}): AdminClient {

@@ -1,10 +1,9 @@
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Kind } from "../../model";
 import { isProviderError, type ProviderError } from "../../provider/errors";
 import { BallastResourceProvider } from "../../provider/resource-provider";
 import { startDataplane, type Dataplane } from "../helpers/dataplane-process";
+import { freePort } from "../helpers/ports";
 
 /**
  * Every provider method against a real data plane (`node dist/dataplane/main.js` on 127.0.0.1; run
@@ -52,14 +51,6 @@ async function failure(promise: Promise<unknown>): Promise<ProviderError> {
     throw err;
   }
   throw new Error("expected the call to fail");
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
 }
 
 let counter = 0;

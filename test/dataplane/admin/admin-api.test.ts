@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, occupyPort, startDataplane, type Dataplane } from "../../helpers/dataplane-process";
+import { occupyPort, startDataplane, type Dataplane } from "../../helpers/dataplane-process";
+import { freePort } from "../../helpers/ports";
 import { CERT, FAKE_CERT, KEY, OTHER_KEY, body } from "../../model/fixtures";
 import { expectError, expectJson, json, rawExchange, waitFor } from "./api-helpers";
 

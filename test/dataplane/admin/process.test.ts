@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { freePorts, makeTempDir, runDataplaneToExit, startDataplane, type Dataplane } from "../../helpers/dataplane-process";
+import { makeTempDir, runDataplaneToExit, startDataplane, type Dataplane } from "../../helpers/dataplane-process";
+import { freePorts } from "../../helpers/ports";
 import { CERT, FAKE_KEY, KEY, OTHER_KEY, body } from "../../model/fixtures";
 import { expectJson, json } from "./api-helpers";
 
