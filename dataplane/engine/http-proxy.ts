@@ -8,7 +8,7 @@ import { readCookie, setCookieValue } from "./http/cookie";
 import { ClientConnection, type ConnectionOwner, type Downstream } from "./h1/downstream";
 import { Exchange, IDEMPOTENT, type ExchangeOutcome } from "./h1/upstream";
 import { errorBodies, rejectSocket } from "./http/errors";
-import { plainIp, requestHeaders, type ForwardContext } from "./http/headers";
+import { forwardHead, plainIp, requestHeaders, type ForwardContext, type ForwardedHead } from "./http/headers";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./http/limits";
 import { ServiceUpstreams, type InFlight } from "./http/service-upstreams";
 import { connectUpstream, requestLines, splice } from "./http/tunnel";
@@ -175,16 +175,15 @@ export class HttpProxy {
     const startedAt = monotonicMs();
     const up = this.services.get(listener.service);
     if (!up) return this.finish(req, listener, listener.service, undefined, 503, errorBodies.noService(listener.service), startedAt);
-    const hdr = requestHeaders(req.rawHeaders, req.chunked, forwardContext(req.socket, listener, up));
+    const path = requestPath(req.url);
+    const hdr = this.upstreamHead(req, path ?? "", listener, up);
     if (!hdr.ok) return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest(hdr.reason), startedAt, true);
     if (!hdr.hasHost && req.versionMinor >= 1) {
       return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest("missing Host header"), startedAt, true);
     }
-    const path = requestPath(req.url);
     if (path === undefined) return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest("invalid request target"), startedAt, true);
-    const head = requestLines(req.method, path, hdr.headers);
-    const ctx: RequestContext = { req, listener, up, clientIp: hdr.clientIp, head, hostless: !hdr.hasHost, startedAt, excluded: undefined, attempts: 0 };
-    const { server, setCookie } = this.choose(req, up, hdr.clientIp);
+    const ctx: RequestContext = { req, listener, up, clientIp: hdr.clientIp, head: hdr.head, hostless: !hdr.hasHost, startedAt, excluded: undefined, attempts: 0 };
+    const { server, setCookie } = this.choose(req, up, hdr.clientIp, hdr.cookies);
     if (!server) return this.noServer(ctx);
     this.attempt(ctx, server, setCookie);
   }
@@ -222,11 +221,26 @@ export class HttpProxy {
     tryServer(this.choose(req, up, clientIp).server);
   }
 
-  /** The cookie's server if it is usable, else a fresh pick (and the cookie must be (re)set). */
-  private choose(req: Downstream, up: ServiceUpstreams, clientIp: string): { server: ServerSnapshot | undefined; setCookie: boolean } {
+  /**
+   * The request head to send upstream: from slices of the client's text when the fast path parsed
+   * it and its Connection header names no other header, else field by field.
+   */
+  private upstreamHead(req: Downstream, path: string, listener: ListenerSnapshot, up: ServiceUpstreams): ForwardedHead {
+    const ctx = forwardContext(req.socket, listener, up);
+    if (req.fast?.plain) return forwardHead(req.fast, path, ctx);
+    const hdr = requestHeaders(req.rawHeaders, req.chunked, ctx);
+    if (!hdr.ok) return hdr;
+    return { ok: true, head: requestLines(req.method, path, hdr.headers), hasHost: hdr.hasHost, clientIp: hdr.clientIp, cookies: undefined };
+  }
+
+  /**
+   * The cookie's server if it is usable, else a fresh pick (and the cookie must be (re)set).
+   * `cookies`: the request's Cookie fields, if `upstreamHead` collected them.
+   */
+  private choose(req: Downstream, up: ServiceUpstreams, clientIp: string, cookies: readonly string[] = req.rawHeaders): { server: ServerSnapshot | undefined; setCookie: boolean } {
     const persistence = up.service.sessionPersistence;
     if (persistence?.type === "insert-cookie") {
-      const id = readCookie(req.rawHeaders, up.cookieName);
+      const id = readCookie(cookies, up.cookieName);
       const sticky = id ? up.picker.byId(id) : undefined;
       if (sticky && up.picker.isUsable(sticky.key)) return { server: sticky, setCookie: false };
       return { server: up.picker.pick(clientIp), setCookie: true };

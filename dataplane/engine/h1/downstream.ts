@@ -4,7 +4,7 @@ import type { HttpLimits } from "../http/limits";
 import { adoptReads } from "../adopt-reads";
 import { ReadBuffers, httpReadBuffers, keep, type OnRead } from "../read-buffers";
 import { monotonicMs } from "../clock";
-import { parseFastRequest } from "./request-head";
+import { fieldsOf, parseFastRequest, type FastRequest } from "./request-head";
 import { HEAD_END, METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
 
 /**
@@ -57,6 +57,8 @@ const enum Framing {
 }
 
 const CRLF = "\r\n";
+/** Reads up to this size (bytes) are searched for request heads as one latin1 string. */
+const SMALL_READ = 4096;
 /** Largest body (bytes) whose head is deferred to go out in the same buffer as its first chunk. */
 const MERGE_LIMIT = 8 * 1024;
 const LAST_CHUNK = "0\r\n\r\n";
@@ -69,7 +71,8 @@ export class Downstream {
   readonly method: string;
   readonly url: string;
   readonly versionMinor: number;
-  readonly rawHeaders: string[];
+  /** The head as read, when the fast path parsed it (request-head.ts): no body, HTTP/1.1. */
+  readonly fast: FastRequest | undefined;
   readonly chunked: boolean;
   /** Declared Content-Length, -1 when absent. */
   readonly contentLength: number;
@@ -86,26 +89,33 @@ export class Downstream {
   private bodyEnd: (() => void) | undefined;
   private framing = Framing.None;
   private onGone: (() => void) | undefined;
+  private raw: string[] | undefined;
 
   constructor(
     readonly conn: ClientConnection,
     versionMinor: number,
     method: string,
     url: string,
-    raw: string[],
+    head: string[] | FastRequest,
     keepAlive: boolean,
   ) {
     this.versionMinor = versionMinor;
     this.method = method;
     this.url = url;
-    this.rawHeaders = raw;
     this.keepAlive = keepAlive;
     let chunked = false;
     let cl = -1;
-    for (let i = 0; i < raw.length; i += 2) {
-      const n = raw[i]!;
-      if (n.length === 17 && n.toLowerCase() === "transfer-encoding") chunked = true;
-      else if (n.length === 14 && n.toLowerCase() === "content-length") cl = Number(raw[i + 1]);
+    if (Array.isArray(head)) {
+      this.raw = head;
+      this.fast = undefined;
+      for (let i = 0; i < head.length; i += 2) {
+        const n = head[i]!;
+        if (n.length === 17 && n.toLowerCase() === "transfer-encoding") chunked = true;
+        else if (n.length === 14 && n.toLowerCase() === "content-length") cl = Number(head[i + 1]);
+      }
+    } else {
+      // The fast path takes only bodiless requests.
+      this.fast = head;
     }
     this.chunked = chunked;
     this.contentLength = cl;
@@ -120,6 +130,11 @@ export class Downstream {
   /** Whether the request has a body to stream (Content-Length > 0 or Transfer-Encoding). */
   get hasBody(): boolean {
     return this.chunked || this.contentLength > 0;
+  }
+
+  /** Flat `[name, value, …]` in the client's order and case (built on first use for a fast-path head). */
+  get rawHeaders(): string[] {
+    return (this.raw ??= fieldsOf(this.fast!));
   }
 
   header(lowerName: string): string | undefined {
@@ -469,17 +484,20 @@ export class ClientConnection {
    */
   private parseFast(data: Buffer): Buffer | undefined {
     const max = this.owner.limits.maxHeaderSize >> 1;
+    // A small read (the usual: one request head) becomes one string, searched in JavaScript; that
+    // is cheaper than a Buffer search and a string per head. A larger read may be mostly body.
+    const text = data.length <= SMALL_READ ? data.toString("latin1") : undefined;
     let pos = 0;
     while (pos < data.length) {
-      const end = data.indexOf(HEAD_END, pos);
+      const end = text !== undefined ? text.indexOf("\r\n\r\n", pos) : data.indexOf(HEAD_END, pos);
       if (end === -1 || end - pos > max) break;
-      const fast = parseFastRequest(data.toString("latin1", pos, end), max);
+      const fast = parseFastRequest(text !== undefined ? text.slice(pos, end) : data.toString("latin1", pos, end), max);
       if (!fast) break;
       pos = end + 4;
       // The head is complete (as in onHeadersComplete): its timeout, counted from the connection's
       // start or the previous response, no longer applies.
       this.headSince = -1;
-      this.enqueue(new Downstream(this, 1, fast.method, fast.url, fast.raw, fast.keepAlive));
+      this.enqueue(new Downstream(this, 1, fast.method, fast.url, fast, fast.keepAlive));
       if (this.dead || this.stopped) return undefined;
     }
     if (pos === 0) return data;

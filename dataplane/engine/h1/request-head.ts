@@ -11,27 +11,52 @@
  * keep-alive, which test/dataplane/engine/h1/request-head.test.ts checks against llhttp itself.
  */
 
-import { splitFields } from "./parser";
-
 export interface FastRequest {
   readonly method: string;
   readonly url: string;
-  /** Flat `[name, value, …]` in the client's order and case. */
-  readonly raw: string[];
+  /** The whole head as read (latin1), without the empty line that ends it. */
+  readonly head: string;
+  /** Where the first field line starts in `head` (`head.length` when there is none). */
+  readonly fieldsAt: number;
+  /**
+   * The field lines the proxy must look at, as `[lineStart, kind, …]` in order: Host, the
+   * hop-by-hop headers, `X-Forwarded-*` and Cookie. Every other line is forwarded as written.
+   */
+  readonly marks: number[];
   readonly keepAlive: boolean;
+  /**
+   * Whether `Connection` names nothing but `keep-alive`. Otherwise it may name further headers to
+   * drop (or `close`, which names one too), and the proxy builds the upstream head field by field.
+   */
+  readonly plain: boolean;
+}
+
+/** What a marked line of `FastRequest.marks` is. */
+export const enum Mark {
+  Host = 1,
+  /** connection, keep-alive, proxy-connection, te, trailer: never forwarded. */
+  HopByHop = 2,
+  /** A name starting `x-forwarded-`. */
+  Forwarded = 3,
+  Cookie = 4,
 }
 
 /** Methods taken here; a request with any other goes to llhttp. */
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]);
 /** Origin-form targets of RFC 3986 characters only (no fragment, no space, nothing above 0x7e). */
 const ORIGIN_FORM = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/;
-/** A field value: visible ASCII, space and tab only. */
-const VALUE = /^[\t\x20-\x7e]*$/;
+/**
+ * Field lines from `lastIndex` to the end: a token name, a colon, a value of visible ASCII, space
+ * and tab. So no line has an empty or non-token name, an obs-fold, a control character or a bare
+ * CR or LF: llhttp's to judge.
+ */
+const FIELDS = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e]*(?:\r\n|$))*$/y;
 
 /**
  * Parses `head` (the bytes before the empty line, latin1, at most `maxHead` long) or returns
  * undefined. A head with a Content-Length, Transfer-Encoding, Upgrade or Expect header is left to
- * llhttp, so a request parsed here never has a body.
+ * llhttp, so a request parsed here never has a body. One regex validates all field lines; the loop
+ * then reads only each line's name length and first letter, and the few names that matter.
  */
 export function parseFastRequest(head: string, maxHead: number): FastRequest | undefined {
   if (head.length > maxHead) return undefined;
@@ -42,46 +67,94 @@ export function parseFastRequest(head: string, maxHead: number): FastRequest | u
   const method = head.slice(0, sp1);
   if (!METHODS.has(method)) return undefined;
   const sp2 = head.indexOf(" ", sp1 + 1);
-  if (sp2 === -1 || sp2 > eol || eol - sp2 !== 9 || head.slice(sp2 + 1, eol) !== "HTTP/1.1") return undefined;
+  if (sp2 === -1 || sp2 > eol || eol - sp2 !== 9 || !head.startsWith("HTTP/1.1", sp2 + 1)) return undefined;
   const url = head.slice(sp1 + 1, sp2);
   if (!ORIGIN_FORM.test(url)) return undefined;
-  const raw = splitFields(head, eol + 2);
-  if (!raw) return undefined;
+  const fieldsAt = eol < head.length ? eol + 2 : head.length;
+  FIELDS.lastIndex = fieldsAt;
+  if (!FIELDS.test(head)) return undefined;
+  const marks: number[] = [];
   let keepAlive = true;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    // A CR or LF left inside a line is a bare one: llhttp's to judge.
-    if (!VALUE.test(raw[i + 1]!)) return undefined;
-    const value = (raw[i + 1] = trimOws(raw[i + 1]!));
-    switch (name.length) {
+  let plain = true;
+  let pos = fieldsAt;
+  while (pos < head.length) {
+    const colon = head.indexOf(":", pos);
+    let next = head.indexOf("\r\n", colon);
+    if (next === -1) next = head.length;
+    const first = head.charCodeAt(pos) | 0x20;
+    let kind = 0;
+    if (first === 0x78) {
+      if (colon - pos > 12 && named(head, pos, "x-forwarded-")) kind = Mark.Forwarded;
+    } else switch (colon - pos) {
+      case 2:
+        if (first === 0x74 && named(head, pos, "te")) kind = Mark.HopByHop;
+        break;
+      case 4:
+        if (first === 0x68 && named(head, pos, "host")) kind = Mark.Host;
+        break;
       case 6:
-        if (name.toLowerCase() === "expect") return undefined;
+        if (first === 0x63 && named(head, pos, "cookie")) kind = Mark.Cookie;
+        else if (first === 0x65 && named(head, pos, "expect")) return undefined;
         break;
       case 7:
-        if (name.toLowerCase() === "upgrade") return undefined;
+        if (first === 0x75 && named(head, pos, "upgrade")) return undefined;
+        if (first === 0x74 && named(head, pos, "trailer")) kind = Mark.HopByHop;
         break;
       case 10:
-        if (name.toLowerCase() === "connection") {
-          for (const t of value.split(",")) {
+        if (first === 0x6b && named(head, pos, "keep-alive")) kind = Mark.HopByHop;
+        else if (first === 0x63 && named(head, pos, "connection")) {
+          kind = Mark.HopByHop;
+          for (const t of head.slice(colon + 1, next).split(",")) {
             const token = trimOws(t).toLowerCase();
+            if (token === "upgrade") return undefined;
             if (token === "close") keepAlive = false;
-            else if (token === "upgrade") return undefined;
+            if (token !== "keep-alive" && token !== "") plain = false;
           }
         }
         break;
       case 14:
-        if (name.toLowerCase() === "content-length") return undefined;
+        if (first === 0x63 && named(head, pos, "content-length")) return undefined;
+        break;
+      case 16:
+        if (first === 0x70 && named(head, pos, "proxy-connection")) kind = Mark.HopByHop;
         break;
       case 17:
-        if (name.toLowerCase() === "transfer-encoding") return undefined;
+        if (first === 0x74 && named(head, pos, "transfer-encoding")) return undefined;
         break;
     }
+    if (kind !== 0) marks.push(pos, kind);
+    pos = next + 2;
   }
-  return { method, url, raw, keepAlive };
+  return { method, url, head, fieldsAt, marks, keepAlive, plain };
+}
+
+/**
+ * Whether `head` has `lower` at `pos`, ASCII case-insensitively. Only for names that passed
+ * `FIELDS`: among token characters, `| 0x20` maps only A–Z onto the lower-case letters and nothing
+ * onto `-`.
+ */
+export function named(head: string, pos: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if ((head.charCodeAt(pos + i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The field lines of a parsed head as a flat `[name, value, …]` list, values without surrounding OWS. */
+export function fieldsOf(req: FastRequest): string[] {
+  const { head } = req;
+  const raw: string[] = [];
+  let pos = req.fieldsAt;
+  while (pos < head.length) {
+    const colon = head.indexOf(":", pos);
+    let next = head.indexOf("\r\n", colon);
+    if (next === -1) next = head.length;
+    raw.push(head.slice(pos, colon), trimOws(head.slice(colon + 1, next)));
+    pos = next + 2;
+  }
+  return raw;
 }
 
 /** Strips spaces and tabs at both ends (RFC 9110 OWS). */
-function trimOws(s: string): string {
+export function trimOws(s: string): string {
   let a = 0;
   let b = s.length;
   while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;

@@ -5,6 +5,8 @@
  * length is unknown) `Transfer-Encoding: chunked`, never both.
  */
 
+import { Mark, trimOws, type FastRequest } from "../h1/request-head";
+
 /** Hop-by-hop headers of RFC 9110 §7.6.1, plus the non-standard `proxy-connection`. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",
@@ -101,6 +103,13 @@ export function requestHeaders(raw: readonly string[], chunked: boolean, ctx: Fo
   // The client could not send both: the parser rejects that.
   if (chunked) out.push("transfer-encoding", "chunked");
   else if (contentLength !== undefined) out.push("content-length", contentLength);
+  addForwarded(out, ctx, host, xff);
+  if (extraConnectionHeaders) out.push(...extraConnectionHeaders);
+  return { ok: true, headers: out, hasHost: host !== undefined, clientIp: ctx.clientIp };
+}
+
+/** Appends X-Forwarded-For (the client's own appended) and the service's optional forwarded headers. */
+function addForwarded(out: string[], ctx: ForwardContext, host: string | undefined, xff: string | undefined): void {
   out.push("x-forwarded-for", xff === undefined ? ctx.clientIp : `${xff}, ${ctx.clientIp}`);
   for (const h of ctx.forwarded) {
     switch (h) {
@@ -118,8 +127,61 @@ export function requestHeaders(raw: readonly string[], chunked: boolean, ctx: Fo
         break;
     }
   }
-  if (extraConnectionHeaders) out.push(...extraConnectionHeaders);
-  return { ok: true, headers: out, hasHost: host !== undefined, clientIp: ctx.clientIp };
+}
+
+export type ForwardedHead =
+  | { ok: true; head: string; hasHost: boolean; clientIp: string; cookies: readonly string[] | undefined }
+  | { ok: false; reason: string };
+
+const NO_COOKIES: readonly string[] = Object.freeze([]);
+
+/**
+ * What `requestHeaders` and `requestLines` make of a head the fast path parsed (request-head.ts)
+ * with `plain` set, built from slices of the client's text: only its marked lines are looked at,
+ * every other line goes upstream as the client wrote it (whitespace around the value included,
+ * which RFC 9110 makes no part of it). `cookies` holds the Cookie lines as a flat
+ * `[name, value, …]` list, for `readCookie` (the request's other fields are not built at all).
+ */
+export function forwardHead(req: FastRequest, path: string, ctx: ForwardContext): ForwardedHead {
+  const { head, marks } = req;
+  let text = `${req.method} ${path} HTTP/1.1\r\n`;
+  let from = req.fieldsAt;
+  let host: string | undefined;
+  let xff: string | undefined;
+  let cookies: string[] | undefined;
+  for (let i = 0; i < marks.length; i += 2) {
+    const pos = marks[i]!;
+    const colon = head.indexOf(":", pos);
+    let next = head.indexOf("\r\n", colon);
+    if (next === -1) next = head.length;
+    const value = trimOws(head.slice(colon + 1, next));
+    switch (marks[i + 1]) {
+      case Mark.Host:
+        if (host !== undefined) return { ok: false, reason: "more than one Host header" };
+        host = value;
+        break;
+      case Mark.HopByHop:
+        break;
+      case Mark.Forwarded: {
+        const lower = head.slice(pos, colon).toLowerCase();
+        if (lower === "x-forwarded-for") xff = xff === undefined ? value : `${xff}, ${value}`;
+        else if (!replacedBy(ctx.forwarded).has(lower)) continue;
+        break;
+      }
+      case Mark.Cookie:
+        (cookies ??= []).push("cookie", value);
+        continue;
+    }
+    // The line is not forwarded: send what precedes it.
+    if (pos > from) text += head.slice(from, pos);
+    from = next + 2;
+  }
+  if (from < head.length) text += `${head.slice(from)}\r\n`;
+  if (host !== undefined) text += `host: ${host}\r\n`;
+  const added: string[] = [];
+  addForwarded(added, ctx, host, xff);
+  for (let i = 0; i < added.length; i += 2) text += `${added[i]}: ${added[i + 1]}\r\n`;
+  return { ok: true, head: text, hasHost: host !== undefined, clientIp: ctx.clientIp, cookies: cookies ?? NO_COOKIES };
 }
 
 /**
