@@ -133,7 +133,7 @@ export function parseFastRequest(head: string, maxHead: number): FastRequest | u
  * `FIELDS`: among token characters, `| 0x20` maps only A–Z onto the lower-case letters and nothing
  * onto `-`.
  */
-export function named(head: string, pos: number, lower: string): boolean {
+function named(head: string, pos: number, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) if ((head.charCodeAt(pos + i) | 0x20) !== lower.charCodeAt(i)) return false;
   return true;
 }
