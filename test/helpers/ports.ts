@@ -33,9 +33,10 @@ function ephemeralLow(): number {
 function slice(): { start: number; size: number } {
   const pool = Number(process.env.VITEST_POOL_ID ?? "1");
   const index = ((Number.isInteger(pool) && pool > 0 ? pool : 1) - 1) % SLICES;
-  const base = Math.max(1024, ephemeralLow() - SLICES * SLICE);
-  const size = Math.floor((ephemeralLow() - base) / SLICES);
-  if (size < 100) throw new Error(`ports: the ephemeral range starts at ${ephemeralLow()}, leaving no room below it for test ports`);
+  const low = ephemeralLow();
+  const base = Math.max(1024, low - SLICES * SLICE);
+  const size = Math.floor((low - base) / SLICES);
+  if (size < 100) throw new Error(`ports: the ephemeral range starts at ${low}, leaving no room below it for test ports`);
   return { start: base + index * size, size };
 }
 

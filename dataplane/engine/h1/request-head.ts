@@ -11,6 +11,8 @@
  * keep-alive, which test/dataplane/engine/h1/request-head.test.ts checks against llhttp itself.
  */
 
+import { splitFields } from "./parser";
+
 export interface FastRequest {
   readonly method: string;
   readonly url: string;
@@ -140,16 +142,9 @@ function named(head: string, pos: number, lower: string): boolean {
 
 /** The field lines of a parsed head as a flat `[name, value, …]` list, values without surrounding OWS. */
 export function fieldsOf(req: FastRequest): string[] {
-  const { head } = req;
-  const raw: string[] = [];
-  let pos = req.fieldsAt;
-  while (pos < head.length) {
-    const colon = head.indexOf(":", pos);
-    let next = head.indexOf("\r\n", colon);
-    if (next === -1) next = head.length;
-    raw.push(head.slice(pos, colon), trimOws(head.slice(colon + 1, next)));
-    pos = next + 2;
-  }
+  // The head passed FIELDS, so every line splits.
+  const raw = splitFields(req.head, req.fieldsAt)!;
+  for (let i = 1; i < raw.length; i += 2) raw[i] = trimOws(raw[i]!);
   return raw;
 }
 
