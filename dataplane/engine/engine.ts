@@ -129,6 +129,11 @@ export class Engine {
     return out;
   }
 
+  /** HTTP upstream connections per service and server key, by state (diagnostics and tests). */
+  upstreamConnections(): ReturnType<HttpProxy["connectionStates"]> {
+    return this.http.connectionStates();
+  }
+
   /** Stops accepting, lets in-flight requests and connections finish for up to `graceMs`, then closes everything. */
   async close(graceMs: number): Promise<void> {
     if (this.closing) return;

@@ -6,7 +6,7 @@ import type { Metrics } from "../metrics";
 import { monotonicMs, type Clock } from "./clock";
 import { readCookie, setCookieValue } from "./http/cookie";
 import { ClientConnection, type ConnectionOwner, type Downstream } from "./h1/downstream";
-import { Exchange, IDEMPOTENT, type ExchangeOutcome } from "./h1/upstream";
+import { Exchange, IDEMPOTENT, type ExchangeOutcome, type UpstreamConnectionStates } from "./h1/upstream";
 import { errorBodies, rejectSocket } from "./http/errors";
 import { forwardHead, plainIp, requestHeaders, type ForwardContext, type ForwardedHead } from "./http/headers";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./http/limits";
@@ -147,6 +147,13 @@ export class HttpProxy {
   stats(): Record<string, Record<string, { activeRequests: number; activeConnections: number }>> {
     const out: Record<string, Record<string, { activeRequests: number; activeConnections: number }>> = {};
     for (const [name, up] of this.services) out[name] = up.stats();
+    return out;
+  }
+
+  /** Per service, per server key: upstream connections by state (diagnostics and tests). */
+  connectionStates(): Record<string, Record<string, UpstreamConnectionStates>> {
+    const out: Record<string, Record<string, UpstreamConnectionStates>> = {};
+    for (const [name, up] of this.services) out[name] = up.connectionStates();
     return out;
   }
 

@@ -199,7 +199,7 @@ export class Downstream {
     this.onGone = fn;
   }
 
-  /** @internal the connection closed under this request. */
+  /** @internal the connection closed (or was destroyed) under this request. */
   gone(): void {
     if (this.finished) return;
     this.finished = true;
@@ -225,6 +225,7 @@ export class Downstream {
    */
   writeHeadText(status: number, head: string, length: number): void {
     if (this.finished) return;
+    if (this.conn.socket.destroyed) return this.gone();
     if (this.method === "HEAD" || status === 204 || status === 304 || status < 200) this.framing = Framing.None;
     else if (length >= 0) this.framing = Framing.Length;
     else if (this.versionMinor >= 1) {
@@ -272,6 +273,12 @@ export class Downstream {
   write(chunk: Buffer): boolean {
     if (this.finished || chunk.length === 0) return true;
     const s = this.conn.socket;
+    // Destroyed, its 'close' not emitted yet: the client is gone now, not at 'close'. A write would
+    // only return false and wait for a 'drain' that never comes.
+    if (s.destroyed) {
+      this.gone();
+      return true;
+    }
     switch (this.framing) {
       case Framing.None:
         return true;
@@ -288,6 +295,10 @@ export class Downstream {
 
   onDrain(fn: () => void): void {
     this.conn.socket.once("drain", fn);
+  }
+
+  offDrain(fn: () => void): void {
+    this.conn.socket.off("drain", fn);
   }
 
   /** Completes the response; the connection goes on with the next request (or closes). */
@@ -440,8 +451,17 @@ export class ClientConnection {
       return;
     }
     const next = this.queue[0];
-    if (next) return void this.owner.handler().request(next);
+    if (next) {
+      // The client has not taken the last response yet: the next one waits until it has, so a
+      // client that pipelines requests and stops reading costs one response in memory, not all.
+      if (this.socket.writableNeedDrain) return void this.socket.once("drain", () => this.serveNext(next));
+      return void this.owner.handler().request(next);
+    }
     if (this.requestSince < 0 && this.headSince < 0) this.idleSince = monotonicMs();
+  }
+
+  private serveNext(next: Downstream): void {
+    if (!this.dead && this.queue[0] === next) this.owner.handler().request(next);
   }
 
   private readonly readBuffer = (): Buffer => (this.tunnelReads ? this.tunnelReads.buffer() : ReadBuffers.shared);

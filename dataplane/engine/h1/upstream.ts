@@ -71,9 +71,13 @@ export class Exchange {
   /** monotonicMs() deadline for the response head, -1 when not waiting for it. */
   private headDeadline = -1;
   private lastBodyAt = -1;
-  private pendingDrain = false;
-  /** The client's socket buffer is full: the server's socket is paused until it drains. */
-  private clientFull = false;
+  /** The upstream socket this exchange waits on to take more request body ('drain'). */
+  private bodyWaitOn: net.Socket | undefined;
+  /**
+   * The upstream connection this exchange paused because its client's socket buffer was full; it is
+   * resumed when the client drains, or before the connection is handed on (see `onComplete`).
+   */
+  private pausedConn: UpstreamConnection | undefined;
 
   constructor(
     readonly req: Downstream,
@@ -138,15 +142,17 @@ export class Exchange {
       s.write(keep(chunk));
       ok = s.write(CRLF, "latin1");
     } else ok = s.write(keep(chunk));
-    if (!ok && !this.pendingDrain) {
-      this.pendingDrain = true;
+    if (!ok && !this.bodyWaitOn) {
+      this.bodyWaitOn = s;
       this.req.pauseBody();
-      s.once("drain", () => {
-        this.pendingDrain = false;
-        this.req.resumeBody();
-      });
+      s.once("drain", this.onUpstreamDrain);
     }
   }
+
+  private readonly onUpstreamDrain = (): void => {
+    this.bodyWaitOn = undefined;
+    this.req.resumeBody();
+  };
 
   private onRequestEnd(): void {
     if (this.req.chunked) this.conn?.socket.write(LAST_CHUNK, "latin1");
@@ -201,18 +207,23 @@ export class Exchange {
   /** @internal a response body chunk. */
   onBody(chunk: Buffer): void {
     this.lastBodyAt = monotonicMs();
-    if (!this.req.write(chunk) && !this.clientFull) {
+    if (!this.req.write(chunk) && !this.pausedConn && !this.settled) {
       const conn = this.conn;
       if (!conn) return;
-      this.clientFull = true;
+      this.pausedConn = conn;
       conn.socket.pause();
-      this.req.onDrain(() => {
-        this.clientFull = false;
-        this.lastBodyAt = monotonicMs();
-        conn.socket.resume();
-      });
+      this.req.onDrain(this.onClientDrain);
     }
   }
+
+  /** The client took what was written: the server's socket reads again. */
+  private readonly onClientDrain = (): void => {
+    const conn = this.pausedConn;
+    this.pausedConn = undefined;
+    if (!conn) return;
+    this.lastBodyAt = monotonicMs();
+    conn.socket.resume();
+  };
 
   /** @internal the response is complete. */
   onComplete(): void {
@@ -223,9 +234,14 @@ export class Exchange {
     if (this.settled) return;
     const conn = this.conn;
     this.conn = undefined;
+    // The whole response has been read. If the client's buffer was full, the server's socket is
+    // still paused for it; the client may never drain (it is gone, or stopped reading), so the
+    // connection reads again now, or the next request on it would wait for a head it cannot read.
+    const paused = this.pausedConn;
     this.req.end();
     this.settle({ kind: "done", status: this.status });
     if (conn) {
+      if (paused === conn) conn.socket.resume();
       if (this.keepAlive && this.bodyDone) conn.release();
       else conn.destroy();
     }
@@ -292,6 +308,17 @@ export class Exchange {
     this.settled = true;
     this.pool?.finished(this);
     this.req.onClientGone(undefined);
+    // Flow control ends with the exchange: a late 'drain' of this client must not resume a
+    // connection that serves another request by then, nor this request's body be resumed by
+    // the server socket's.
+    if (this.pausedConn) {
+      this.pausedConn = undefined;
+      this.req.offDrain(this.onClientDrain);
+    }
+    if (this.bodyWaitOn) {
+      this.bodyWaitOn.off("drain", this.onUpstreamDrain);
+      this.bodyWaitOn = undefined;
+    }
     this.onSettled(outcome);
   }
 }
@@ -346,10 +373,25 @@ export class UpstreamConnection {
     ex.attach(this);
   }
 
-  /** Back to the pool after a complete exchange. */
+  /**
+   * Back to the pool after a complete exchange. Only a connection in a known state is handed on:
+   * at a message boundary (no response bytes of the last exchange pending) and reading. Anything
+   * else is closed, never reused.
+   */
   release(): void {
     this.ex = undefined;
+    if (!this.reusable) return this.destroy();
     this.pool.release(this);
+  }
+
+  /** At a message boundary, with nothing buffered, and reading: the next exchange can have it. */
+  get reusable(): boolean {
+    return this.alive && this.connected && this.read === Read.Head && this.headBuf === undefined && this.remaining === 0 && !this.socket.isPaused();
+  }
+
+  /** Whether an exchange holds this connection now. */
+  get busy(): boolean {
+    return this.ex !== undefined;
   }
 
   /** Detaches the current exchange without telling it anything (it is being retried elsewhere). */
@@ -534,6 +576,12 @@ export class UpstreamConnection {
   }
 }
 
+export interface UpstreamConnectionStates {
+  busy: number;
+  idle: number;
+  stalled: number;
+}
+
 /** Keep-alive connections to one server: at most `maxConnectionsPerServer`, extra requests wait. */
 export class UpstreamPool {
   private readonly idle: UpstreamConnection[] = [];
@@ -624,6 +672,22 @@ export class UpstreamPool {
 
   get busy(): boolean {
     return this.active.size > 0;
+  }
+
+  /**
+   * The connections to this server by state: held by an exchange, idle and fit for the next one,
+   * or idle in a state that would stall it (must stay 0: `release` closes such connections).
+   */
+  connectionStates(): UpstreamConnectionStates {
+    const out = { busy: 0, idle: 0, stalled: 0 };
+    for (const c of this.conns) {
+      if (c.busy) out.busy++;
+      else if (this.idle.includes(c)) {
+        if (c.reusable) out.idle++;
+        else if (c.alive) out.stalled++;
+      }
+    }
+    return out;
   }
 
   /** Graceful: running exchanges finish, then their connections close; idle ones close now. */

@@ -3,7 +3,7 @@ import { serverLabel, type ServerHealth } from "../../health/health-state";
 import type { Logger } from "../../log";
 import type { Metrics } from "../../metrics";
 import type { Clock, TimerHandle } from "../clock";
-import { UpstreamPool as Pool } from "../h1/upstream";
+import { UpstreamPool as Pool, type UpstreamConnectionStates } from "../h1/upstream";
 import { ServicePicker, type Tally } from "../service-picker";
 import { cookieName } from "./cookie";
 import { SlotList } from "../slot-list";
@@ -129,6 +129,13 @@ export class ServiceUpstreams {
       const u = this.upstreams.get(key);
       out[key] = { activeRequests: u?.inflight.size ?? 0, activeConnections: u?.pool?.connected ?? 0 };
     }
+    return out;
+  }
+
+  /** Upstream connections per server key by state (diagnostics and tests). */
+  connectionStates(): Record<string, UpstreamConnectionStates> {
+    const out: Record<string, UpstreamConnectionStates> = {};
+    for (const [key, u] of this.upstreams) if (u.pool) out[key] = u.pool.connectionStates();
     return out;
   }
 
