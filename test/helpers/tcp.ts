@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
@@ -287,6 +287,45 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
       await closed;
     },
   };
+}
+
+/**
+ * A port whose accept queue is full, so new SYNs are dropped and connects hang: a child process
+ * listens with backlog 1 and blocks its event loop; we fill the queue ourselves.
+ */
+export async function startBlackhole(res: Resources): Promise<{ port: number }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "-e",
+      `const s=require("net").createServer();s.listen({port:0,host:"127.0.0.1",backlog:1},()=>{` +
+        `require("fs").writeSync(1,s.address().port+"\\n");` +
+        `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,60000);process.exit(0)})`,
+    ],
+    { stdio: ["ignore", "pipe", "ignore"] },
+  );
+  res.add(() => child.kill("SIGKILL"));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("blackhole did not start")), 20_000);
+    child.stdout!.once("data", (d: Buffer) => {
+      clearTimeout(timer);
+      resolve(Number(d.toString().trim()));
+    });
+  });
+  // Fill the accept queue (Linux holds backlog+1): connects that complete stay queued; stop at the first that hangs.
+  for (let i = 0; i < 16; i++) {
+    const s = res.socket(net.connect({ port, host: "127.0.0.1" }));
+    s.on("error", () => {});
+    const ok = await new Promise<boolean>((r) => {
+      const t = setTimeout(() => r(false), 300);
+      s.once("connect", () => {
+        clearTimeout(t);
+        r(true);
+      });
+    });
+    if (!ok) return { port };
+  }
+  throw new Error("could not fill the accept queue of the blackhole port");
 }
 
 /** A port on `host` that nothing listens on (bound then released). */

@@ -26,6 +26,8 @@ interface LedgerOrigin {
   /** Connection id of every request, in arrival order, with its path. */
   readonly served: { conn: number; path: string }[];
   readonly closed: Set<number>;
+  /** Upgraded (tunnel) sockets on the server side, open or closed. */
+  readonly tunnels: net.Socket[];
   /** Answers every `/hold` and completes every `/stream` waiting now. */
   release(): void;
   close(): Promise<void>;
@@ -60,6 +62,17 @@ async function startLedgerOrigin(): Promise<LedgerOrigin> {
     res.writeHead(200, { "content-length": 2 }).end("ok");
   });
   server.keepAliveTimeout = 60_000;
+  // Upgrades: answered 101, then every byte is echoed back.
+  const tunnels: net.Socket[] = [];
+  server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket) => {
+    served.push({ conn: ids.get(socket)!, path: req.url ?? "/" });
+    tunnels.push(socket);
+    socket.on("error", () => {});
+    socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n");
+    socket.on("data", (d: Buffer) => socket.write(d));
+    // A FIN ends the tunnel, as WebSocket servers do (node:http leaves upgraded sockets half-open).
+    socket.on("end", () => socket.end());
+  });
   server.on("connection", (s: net.Socket) => {
     const id = ++nextId;
     ids.set(s, id);
@@ -74,6 +87,7 @@ async function startLedgerOrigin(): Promise<LedgerOrigin> {
     port: (server.address() as net.AddressInfo).port,
     served,
     closed,
+    tunnels,
     release() {
       for (const fn of [...waiting]) {
         waiting.delete(fn);
@@ -282,6 +296,49 @@ describe("clients that vanish mid-request (issue 20)", () => {
       }
     });
   }
+});
+
+describe("upgraded tunnels whose peer vanishes (issue 20)", () => {
+  let h: Harness | undefined;
+  let origin: LedgerOrigin | undefined;
+  afterEach(async () => {
+    await h?.close();
+    await origin?.close();
+    h = undefined;
+    origin = undefined;
+  });
+
+  async function tunnel(): Promise<net.Socket> {
+    origin = await startLedgerOrigin();
+    h = new Harness();
+    await h.engine.apply(snapshotOf({ servers: [{ port: origin.port }] }));
+    const s = await rawClient(h.port(), "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n");
+    expect(await waitFor(s, "101 Switching Protocols")).toBe(true);
+    const echoed = waitFor(s, "ping");
+    s.write("ping");
+    expect(await echoed).toBe(true);
+    return s;
+  }
+
+  const inFlight = () => h!.engine.stats().web?.[key(origin!.port)]?.activeRequests ?? 0;
+
+  test("the client vanishes mid-tunnel: the server side is closed, nothing stays in flight, requests go on", async () => {
+    const s = await tunnel();
+    expect(inFlight()).toBe(1);
+    s.resetAndDestroy();
+    expect(await eventually(() => origin!.tunnels[0]!.destroyed)).toBe(true);
+    expect(await eventually(() => inFlight() === 0)).toBe(true);
+    expect((await h!.get("/")).body).toBe("ok");
+  });
+
+  test("the server vanishes mid-tunnel: the client is closed, nothing stays in flight", async () => {
+    const s = await tunnel();
+    const closed = new Promise<void>((r) => s.once("close", () => r()));
+    origin!.tunnels[0]!.resetAndDestroy();
+    await closed;
+    expect(await eventually(() => inFlight() === 0)).toBe(true);
+    expect((await h!.get("/")).body).toBe("ok");
+  });
 });
 
 describe("an exchange completed while its client's buffer is full (issue 20)", () => {

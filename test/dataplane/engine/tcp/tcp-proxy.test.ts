@@ -12,6 +12,7 @@ import {
   listenerOf,
   readBytes,
   startBackend,
+  startBlackhole,
   startFront,
   tcpSnapshot,
   waitUntil,
@@ -147,7 +148,7 @@ describe("TcpProxy", () => {
   });
 
   test("connect timeout: a server that never answers the handshake closes the client after the timeout", async () => {
-    const blackhole = await startBlackhole();
+    const blackhole = await startBlackhole(res);
     const { client, metrics } = await setup(
       { servers: [{ address: "127.0.0.1", port: blackhole.port }] },
       { connectTimeoutMs: 400, maxConnectAttempts: 1 },
@@ -162,7 +163,7 @@ describe("TcpProxy", () => {
   });
 
   test("a server that times out on connect is skipped for the next one", async () => {
-    const blackhole = await startBlackhole();
+    const blackhole = await startBlackhole(res);
     const b = res.add(await startBackend());
     const { client } = await setup(
       { servers: [{ address: "127.0.0.1", port: blackhole.port }, { address: b.host, port: b.port }] },
@@ -232,42 +233,3 @@ describe("TcpProxy", () => {
     await whenClosed(res.socket(await connect(front.port)), 5_000);
   });
 });
-
-/**
- * A port whose accept queue is full, so new SYNs are dropped and connects hang: a child process
- * listens with backlog 1 and blocks its event loop; we fill the queue ourselves.
- */
-async function startBlackhole(): Promise<{ port: number }> {
-  const child = spawn(
-    process.execPath,
-    [
-      "-e",
-      `const s=require("net").createServer();s.listen({port:0,host:"127.0.0.1",backlog:1},()=>{` +
-        `require("fs").writeSync(1,s.address().port+"\\n");` +
-        `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,60000);process.exit(0)})`,
-    ],
-    { stdio: ["ignore", "pipe", "ignore"] },
-  );
-  res.add(() => child.kill("SIGKILL"));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("blackhole did not start")), 20_000);
-    child.stdout!.once("data", (d: Buffer) => {
-      clearTimeout(timer);
-      resolve(Number(d.toString().trim()));
-    });
-  });
-  // Fill the accept queue (Linux holds backlog+1): connects that complete stay queued; stop at the first that hangs.
-  for (let i = 0; i < 16; i++) {
-    const s = res.socket(net.connect({ port, host: "127.0.0.1" }));
-    s.on("error", () => {});
-    const ok = await new Promise<boolean>((r) => {
-      const t = setTimeout(() => r(false), 300);
-      s.once("connect", () => {
-        clearTimeout(t);
-        r(true);
-      });
-    });
-    if (!ok) return { port };
-  }
-  throw new Error("could not fill the accept queue of the blackhole port");
-}
