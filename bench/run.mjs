@@ -17,7 +17,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { startBallast } from "./lib/ballast.mjs";
 import { ensureDebian, ensurePeers, REPO_DIR, versions } from "./lib/install.mjs";
-import { loadRun, loadRunPerProcess, rssWithIdleClients, stickyCookie, trafficShift } from "./lib/measure.mjs";
+import { afterLoad, loadRun, loadRunPerProcess, rssWithIdleClients, stickyCookie, trafficShift } from "./lib/measure.mjs";
 import { startNginxOrigin, startNodeOrigin } from "./lib/origin.mjs";
 import { startFastifyProxy, startHaproxy, startNetPipe, startNginx, startNodeHttpProxy, startUndiciProxy, startRawProxy } from "./lib/peers.mjs";
 import { assertPortsFree, pinSelf, processTree, rss, run as runCmd, sleep } from "./lib/proc.mjs";
@@ -226,9 +226,10 @@ async function main() {
           const common = { url, connections: s.connections, headers, loadCpus: cpus.load, pid: inst.pid, useWrk: !smoke };
           if (warmup > 0) await loadRun({ ...common, seconds: warmup });
           const r = await loadRun({ ...common, seconds });
+          const next = await afterLoad(url);
           const value = s.unit === "MBps" ? r.bytesPerSec : r.rps;
-          run.results.push({ scenario: s.id, peer: peer.id, round, ...r, value, perCore: r.busy ? value / r.busy : undefined });
-          log(`${s.id} ${peer.id}: ${Math.round(value)} ${s.unit === "MBps" ? "B/s" : "req/s"}, busy ${r.busy?.toFixed(2) ?? "–"}, p99 ${r.latencyMs.p99?.toFixed(2)} ms, errors ${r.errors + r.non2xx}`);
+          run.results.push({ scenario: s.id, peer: peer.id, round, ...r, value, perCore: r.busy ? value / r.busy : undefined, afterLoad: next });
+          log(`${s.id} ${peer.id}: ${Math.round(value)} ${s.unit === "MBps" ? "B/s" : "req/s"}, busy ${r.busy?.toFixed(2) ?? "–"}, p99 ${r.latencyMs.p99?.toFixed(2)} ms, errors ${r.errors + r.non2xx}, next request ${next.status || next.error} in ${next.ms.toFixed(1)} ms`);
         } catch (err) {
           log(`${s.id} ${peer.id} failed: ${err.message.split("\n")[0]}`);
           run.results.push({ scenario: s.id, peer: peer.id, round, error: err.message });

@@ -39,6 +39,23 @@ export async function loadRun({ url, connections, seconds, headers, loadCpus, pi
   return { ...result, busy, wall };
 }
 
+/**
+ * The request right after a load run stopped (issue 20): one GET on a fresh connection, bounded by
+ * `timeoutMs` (well under the 60 s upstream head timeout, so a stall shows as "no answer"). The load
+ * generator closing its connections with requests in flight is the moment a proxy that mishandles
+ * abandoned exchanges leaves connections unusable.
+ */
+export async function afterLoad(url, timeoutMs = 10_000) {
+  const t0 = performance.now();
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { connection: "close" } });
+    await res.arrayBuffer();
+    return { status: res.status, ms: performance.now() - t0 };
+  } catch (err) {
+    return { status: 0, ms: performance.now() - t0, error: err.name === "TimeoutError" ? `no answer in ${timeoutMs} ms` : err.message };
+  }
+}
+
 /** The same, with the busy share of each process of the tree (multi-core: one per worker). */
 export async function loadRunPerProcess(opts) {
   const pids = processTree(opts.pid);

@@ -26,8 +26,8 @@ export function cell(results, scenario, peer) {
 function throughputTable(run, scenario) {
   const unit = scenario.unit === "MBps" ? "MiB/s" : "req/s";
   const lines = [
-    `| proxy | ${unit} | p50 | p99 | proxy CPU busy | ${unit} per busy core | ÷ HAProxy per busy core | errors |`,
-    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    `| proxy | ${unit} | p50 | p99 | proxy CPU busy | ${unit} per busy core | ÷ HAProxy per busy core | errors | next request after the load |`,
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   const hap = cell(run.results, scenario.id, "haproxy");
   for (const peer of run.peers) {
@@ -35,16 +35,22 @@ function throughputTable(run, scenario) {
     const c = cell(run.results, scenario.id, peer.id);
     if (!c) continue;
     if (c.error) {
-      lines.push(`| ${peer.label} | not measured: ${c.error.split("\n")[0].slice(0, 120)} | | | | | | |`);
+      lines.push(`| ${peer.label} | not measured: ${c.error.split("\n")[0].slice(0, 120)} | | | | | | | |`);
       continue;
     }
     const scale = scenario.unit === "MBps" ? 1 / MiB : 1;
     const ratio = hap && !hap.error && c.perCore !== undefined ? c.perCore / hap.perCore : undefined;
     lines.push(
-      `| ${peer.label} | ${f0(c.value * scale)} | ${ms(c.latencyMs?.p50)} | ${ms(c.latencyMs?.p99)} | ${c.busy === undefined ? "–" : pct(c.busy)} | ${c.perCore === undefined ? "–" : f0(c.perCore * scale)} | ${peer.id === "direct" ? "–" : f2(ratio)} | ${c.errors + c.non2xx || ""} |`,
+      `| ${peer.label} | ${f0(c.value * scale)} | ${ms(c.latencyMs?.p50)} | ${ms(c.latencyMs?.p99)} | ${c.busy === undefined ? "–" : pct(c.busy)} | ${c.perCore === undefined ? "–" : f0(c.perCore * scale)} | ${peer.id === "direct" ? "–" : f2(ratio)} | ${c.errors + c.non2xx || ""} | ${nextRequest(c.afterLoad)} |`,
     );
   }
   return lines.join("\n");
+}
+
+/** The after-load check of a cell (issue 20): "200 in 3.1 ms", or what went wrong. */
+function nextRequest(a) {
+  if (!a) return "–";
+  return a.status ? `${a.status} in ${ms(a.ms)}` : `**${a.error ?? "no answer"}**`;
 }
 
 /** Each target of issue 8 with what this run measured. */

@@ -62,5 +62,10 @@ describe("npm run bench (smoke)", () => {
     expect(report).not.toMatch(/not measured|failed:/);
     expect(report).toMatch(/\| Ballast \(default: one process on one core\) \| [\d,]+ \|/);
     expect(report).toMatch(/\| Node net pipe \| [\d,]+ \|/);
+    // After every cell, the next request through each proxy was answered (issue 20).
+    const ballastRows = report.split("\n").filter((l) => l.startsWith("| Ballast (default"));
+    expect(ballastRows.length).toBeGreaterThanOrEqual(2);
+    for (const row of ballastRows.slice(0, 2)) expect(row).toMatch(/\| 200 in [\d.]+ (ms|µs) \|$/);
+    expect(report).not.toMatch(/no answer in/);
   });
 });
