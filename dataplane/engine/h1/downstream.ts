@@ -6,6 +6,7 @@ import { ReadBuffers, httpReadBuffers, keep, type OnRead } from "../read-buffers
 import { monotonicMs } from "../clock";
 import { fieldsOf, parseFastRequest, type FastRequest } from "./request-head";
 import { HEAD_END, METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
+import { checkRequestLine, checkVersion, requestLineAt, type LineVerdict } from "./request-line";
 
 /**
  * The client side of an HTTP/1.1 listener, on the raw socket (SPEC §3 hardening preserved):
@@ -368,6 +369,25 @@ export class ClientConnection {
   /** After an upgrade (adopted socket): the tunnel's reads (ReadBuffers.relay). */
   private tunnelReads: OnRead | undefined;
   private executing = false;
+  /**
+   * The request line is judged before llhttp parses it (request-line.ts): `linePending` while the
+   * line of the message being read is still to be judged, `linePart` its text from earlier reads.
+   */
+  private linePending = false;
+  private linePart = "";
+  /** Whether llhttp is inside a message (from its first byte to its completion). */
+  private inMessage = false;
+  /** The buffer llhttp is executing, and messages begun in it so far. */
+  private execBuf: Buffer | undefined;
+  private begunInExec = 0;
+  /** Where the message being parsed starts in `execBuf` (-1: in an earlier read). */
+  private msgStart = -1;
+  /**
+   * Where the next message starts: an offset in `execBuf` while executing, or (between reads) how
+   * many bytes into a later read. -1 when unknown (after a chunked body): a message pipelined
+   * behind such a request in the same read gets llhttp's grammar and the version check only.
+   */
+  private nextStart = -1;
 
   constructor(socket: Socket, owner: ConnectionOwner) {
     this.socket = socket;
@@ -528,9 +548,23 @@ export class ClientConnection {
   private parseStrict(data: Buffer): (() => void) | undefined {
     const parser = (this.parser ??= createParser(REQUEST, this.owner.limits.maxHeaderSize, this.callbacks));
     if (this.headSince < 0 && this.requestSince < 0) this.headSince = monotonicMs();
+    // A message starting with this read, or a request line begun in an earlier one: judged first.
+    this.msgStart = -1;
+    if (!this.inMessage) {
+      this.linePending = true;
+      this.linePart = "";
+    }
+    if (this.linePending) {
+      const verdict = this.judgeLine(data, 0);
+      if (verdict) return () => this.refuseLine(verdict);
+    }
+    this.execBuf = data;
+    this.begunInExec = 0;
     this.executing = true;
     const ret = parser.execute(data);
     this.executing = false;
+    this.execBuf = undefined;
+    this.nextStart = this.nextStart >= data.length ? this.nextStart - data.length : -1;
     if (typeof ret !== "number") return () => this.parseError(ret);
     const up = this.upgrading;
     if (up) {
@@ -559,7 +593,56 @@ export class ClientConnection {
     if (this.headSince < 0) this.headSince = now;
     this.requestSince = this.headSince;
     this.idleSince = -1;
+    this.inMessage = true;
+    const buf = this.execBuf;
+    if (!buf || this.begunInExec++ === 0) return;
+    // A message pipelined behind one that ended in this read: its line is judged where it starts.
+    this.msgStart = -1;
+    this.linePart = "";
+    this.linePending = this.nextStart >= 0;
+    if (!this.linePending) return;
+    const verdict = this.judgeLine(buf, this.nextStart);
+    if (verdict) this.refuseLine(verdict);
   };
+
+  /**
+   * Judges the pending request line with what `buf` holds from `offset` (and `linePart`). Returns
+   * a verdict when it is refused; keeps the text when the line goes on in a later read.
+   */
+  private judgeLine(buf: Buffer, offset: number): LineVerdict {
+    const max = this.owner.limits.maxHeaderSize;
+    let line: string;
+    if (this.linePart) {
+      const lf = buf.indexOf(0x0a, offset);
+      if (lf === -1) return void this.keepLine(buf, offset, max);
+      line = this.linePart + buf.toString("latin1", offset, lf);
+      this.linePart = "";
+      if (line.endsWith("\r")) line = line.slice(0, -1);
+      // What was kept was an empty line before the request line.
+      if (line === "") return this.judgeLine(buf, lf + 1);
+    } else {
+      const at = requestLineAt(buf, offset, max);
+      if (at.line === undefined) return void this.keepLine(buf, at.lineStart, max);
+      line = at.line;
+      if (buf === this.execBuf || this.execBuf === undefined) this.msgStart = at.lineStart;
+    }
+    this.linePending = false;
+    return checkRequestLine(line);
+  }
+
+  /** Keeps the start of a request line that goes on in the next read (a longer one is llhttp's: 414/431). */
+  private keepLine(buf: Buffer, from: number, max: number): void {
+    this.linePart += buf.toString("latin1", from);
+    if (this.linePart.length > max) {
+      this.linePending = false;
+      this.linePart = "";
+    }
+  }
+
+  private refuseLine(verdict: NonNullable<LineVerdict>): void {
+    this.owner.handler().clientError(verdict.status === 505 ? "BALLAST_HTTP_VERSION" : "BALLAST_BAD_REQUEST_LINE", verdict.status);
+    this.failWith(verdict.status, verdict.message);
+  }
 
   private readonly onHeaders = (headers: string[], url: string): void => {
     for (const h of headers) this.partHeaders.push(h);
@@ -579,6 +662,12 @@ export class ClientConnection {
   ): number => {
     this.headSince = -1;
     if (this.dead) return 0;
+    // A request whose line was not judged here (see `nextStart`) still gets its version checked.
+    const version = checkVersion(_major, minor);
+    if (version) {
+      this.refuseLine(version);
+      return 0;
+    }
     let raw = headers;
     if (this.partHeaders.length > 0) {
       raw = headers ? this.partHeaders.concat(headers) : this.partHeaders;
@@ -590,6 +679,11 @@ export class ClientConnection {
       this.partUrl = "";
     }
     const req = new Downstream(this, minor, METHODS[method ?? -1] ?? "GET", target ?? "", raw ?? [], keepAlive);
+    // Where the message after this one starts, for its request line: after this head and its
+    // Content-Length body (unknown after a chunked one).
+    const buf = this.execBuf;
+    const headEnd = buf && this.msgStart >= 0 ? buf.indexOf(HEAD_END, this.msgStart) : -1;
+    this.nextStart = headEnd === -1 || req.chunked ? -1 : headEnd + 4 + Math.max(0, req.contentLength);
     if (upgrade) {
       if (req.method === "CONNECT") {
         this.failWith(405, "method not allowed: CONNECT is not supported");
@@ -617,6 +711,7 @@ export class ClientConnection {
   };
 
   private readonly onMessageComplete = (): void => {
+    this.inMessage = false;
     const req = this.parsing;
     this.parsing = undefined;
     this.requestSince = -1;

@@ -1,0 +1,139 @@
+import net from "node:net";
+import { afterEach, describe, expect, test } from "vitest";
+import { checkRequestLine, requestLineAt } from "../../../../dataplane/engine/h1/request-line";
+import { startOrigin, type Origin } from "../../../helpers/origin";
+import { Harness, snapshotOf } from "./harness";
+
+/**
+ * The front door (issue 19): request lines and versions llhttp would take but HTTP/1.1 does not
+ * allow are refused before anything reaches a server. docs/traffic.md, "The front door".
+ */
+
+/**
+ * Sends `parts` (one write each, a turn of the event loop apart) and returns what came back and
+ * whether the balancer closed the connection. The client never closes first: `closed` false means
+ * the balancer was still holding the connection when the hang guard gave up.
+ */
+function exchange(port: number, parts: (string | Buffer)[], guardMs = 20_000): Promise<{ text: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, "127.0.0.1");
+    let text = "";
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve({ text, closed: false });
+    }, guardMs);
+    s.on("data", (d) => (text += d.toString("latin1")));
+    s.on("error", () => {});
+    s.on("close", () => {
+      clearTimeout(t);
+      resolve({ text, closed: true });
+    });
+    s.on("connect", async () => {
+      for (const p of parts) {
+        if (!s.writable) break;
+        s.write(p);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+  });
+}
+
+const statuses = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+
+describe("checkRequestLine", () => {
+  test.each([
+    ["GET / HTTP/1.1", undefined],
+    ["POST /a?b=c HTTP/1.0", undefined],
+    ["OPTIONS * HTTP/1.1", undefined],
+    ["GET http://example.com/x HTTP/1.1", undefined],
+    ["GET / HTTP/2.0", 505],
+    ["GET / HTTP/1.2", 505],
+    ["GET / HTTP/0.9", 505],
+    ["GET /", 400],
+    ["GET  / HTTP/1.1", 400],
+    ["GET /  HTTP/1.1", 400],
+    ["GET / HTTP/1.1 ", 400],
+    [" GET / HTTP/1.1", 400],
+    ["GET\t/ HTTP/1.1", 400],
+    ["GET / HTTP/1.x", 400],
+    ["GET / http/1.1", 400],
+    ["GET", 400],
+  ])("%j → %s", (line, status) => {
+    expect(checkRequestLine(line)?.status).toBe(status);
+  });
+
+  test("the line is found after the empty lines a client may send first, and not before its end", () => {
+    expect(requestLineAt(Buffer.from("\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n"), 0, 100)).toEqual({ line: "GET / HTTP/1.1", lineStart: 4, end: 20 });
+    expect(requestLineAt(Buffer.from("GET / HT"), 0, 100)).toEqual({ line: undefined, lineStart: 0, end: 8 });
+  });
+});
+
+describe("the front door (raw sockets)", () => {
+  let h: Harness;
+  let a: Origin;
+  afterEach(async () => {
+    await h?.close();
+    await a?.close();
+  });
+
+  async function setup() {
+    a = await startOrigin("a");
+    // A long head timeout: a request held waiting for more would hold its connection past the guard.
+    h = new Harness({ http: { clientHeadersTimeoutMs: 60_000 } });
+    await h.engine.apply(snapshotOf({ servers: [{ port: a.port }] }));
+  }
+
+  test.each([
+    ["HTTP/2.0 on an HTTP/1 listener", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505],
+    ["HTTP/1.2", "GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505],
+    ["two spaces after the method", "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400],
+    ["two spaces before the version", "GET /  HTTP/1.1\r\nHost: x\r\n\r\n", 400],
+    ["a body-carrying request with a malformed line", "POST  / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok", 400],
+  ])("%s: refused with %i, the connection closed, nothing forwarded", async (_what, data, status) => {
+    await setup();
+    const r = await exchange(h.port(), [data]);
+    expect(statuses(r.text)).toEqual([status]);
+    expect(r.closed).toBe(true);
+    expect(a.requests).toHaveLength(0);
+  });
+
+  test("an HTTP/0.9 request is answered 400 at once and closed, not held for headers that never come", async () => {
+    await setup();
+    const r = await exchange(h.port(), ["GET /\r\n"]);
+    expect(r.closed).toBe(true);
+    expect(statuses(r.text)).toEqual([400]);
+    expect(r.text).toContain("HTTP/0.9");
+    expect(a.requests).toHaveLength(0);
+  });
+
+  test("a request line split over several reads is judged as a whole", async () => {
+    await setup();
+    const bad = await exchange(h.port(), ["GE", "T  /", " HTTP/1.1\r", "\nHost: x\r\n\r\n"]);
+    expect(statuses(bad.text)).toEqual([400]);
+    const good = await exchange(h.port(), ["\r\nGE", "T /", " HTTP/1.1\r", "\nHost: x\r\nConnection: close\r\n\r\n"]);
+    expect(statuses(good.text)).toEqual([200]);
+    expect(a.requests).toHaveLength(1);
+  });
+
+  test("pipelined behind a strict-path request (bodiless or with a Content-Length body), a malformed line is refused and never forwarded", async () => {
+    await setup();
+    // HTTP/1.0 and a POST go through llhttp; the request after each is judged where it starts. A
+    // refused request poisons its connection: it is answered with the refusal and closed, as for any
+    // malformed pipelined request (the requests before it are abandoned).
+    const afterBodiless = await exchange(h.port(), ["GET /one HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\nGET  /two HTTP/1.1\r\nHost: x\r\n\r\n"]);
+    expect(afterBodiless.closed).toBe(true);
+    expect(statuses(afterBodiless.text)).toEqual([400]);
+    // A body of 5 bytes ends in the middle of a CRLF: the next request starts at its bare LF.
+    const afterBody = await exchange(h.port(), ["POST /three HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nab\r\n\r\nGET / HTTP/2.0\r\nHost: x\r\n\r\n"]);
+    expect(afterBody.closed).toBe(true);
+    expect(statuses(afterBody.text)).toEqual([505]);
+    expect(a.requests.map((r) => r.url).filter((u) => u !== "/one" && u !== "/three")).toEqual([]);
+  });
+
+  test("well-formed pipelined requests after a Content-Length body all pass", async () => {
+    await setup();
+    const r = await exchange(h.port(), ["POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyzGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]);
+    expect(statuses(r.text)).toEqual([200, 200, 200]);
+    expect(a.requests.map((x) => x.url)).toEqual(["/a", "/b", "/c"]);
+  });
+});
