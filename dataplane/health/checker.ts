@@ -21,6 +21,8 @@ export interface LastCheck {
   readonly at: number;
   readonly ok: boolean;
   readonly reason: string;
+  /** How long the probe took, in ms. */
+  readonly ms: number;
 }
 
 export class CheckState {
@@ -28,14 +30,16 @@ export class CheckState {
   successes = 0;
   failures = 0;
   lastCheck: LastCheck | null = null;
+  /** Epoch ms of the last status change; undefined while it has its initial status. */
+  changedAt: number | undefined;
 
   constructor(initial: CheckStatus = "pending") {
     this.status = initial;
   }
 
   /** Applies one probe result; returns the new status if it changed. */
-  record(result: ProbeResult, at: number, check: Pick<HealthCheck, "healthyThreshold" | "unhealthyThreshold">): CheckStatus | undefined {
-    this.lastCheck = { at, ok: result.ok, reason: result.reason };
+  record(result: ProbeResult, at: number, check: Pick<HealthCheck, "healthyThreshold" | "unhealthyThreshold">, ms = 0): CheckStatus | undefined {
+    this.lastCheck = { at, ok: result.ok, reason: result.reason, ms };
     const before = this.status;
     if (result.ok) {
       this.failures = 0;
@@ -46,7 +50,9 @@ export class CheckState {
       this.failures++;
       if (before === "pending" || (before === "healthy" && this.failures >= check.unhealthyThreshold)) this.status = "unhealthy";
     }
-    return this.status === before ? undefined : this.status;
+    if (this.status === before) return undefined;
+    this.changedAt = at;
+    return this.status;
   }
 }
 
@@ -99,7 +105,8 @@ export class HealthChecker {
         deadline.cancel();
         this.inFlight = undefined;
         if (this.stopped) return;
-        const changed = this.opts.state.record(result, clock.now(), check);
+        const finishedAt = clock.now();
+        const changed = this.opts.state.record(result, finishedAt, check, finishedAt - startedAt);
         this.opts.onResult(changed, result);
         if (this.stopped) return;
         const intervalMs = check.interval * 1000 * timeScale;
