@@ -30,8 +30,6 @@ export class CheckState {
   successes = 0;
   failures = 0;
   lastCheck: LastCheck | null = null;
-  /** Epoch ms of the last status change; undefined while it has its initial status. */
-  changedAt: number | undefined;
 
   constructor(initial: CheckStatus = "pending") {
     this.status = initial;
@@ -50,9 +48,7 @@ export class CheckState {
       this.failures++;
       if (before === "pending" || (before === "healthy" && this.failures >= check.unhealthyThreshold)) this.status = "unhealthy";
     }
-    if (this.status === before) return undefined;
-    this.changedAt = at;
-    return this.status;
+    return this.status === before ? undefined : this.status;
   }
 }
 

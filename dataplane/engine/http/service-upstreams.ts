@@ -129,7 +129,8 @@ export class ServiceUpstreams {
     const keys = new Set([...this.svc.servers.map((s) => s.key), ...this.upstreams.keys()]);
     for (const key of keys) {
       const u = this.upstreams.get(key);
-      const until = this.drainUntil.get(key);
+      // The drain timer outlives the requests it waits for; what is left to drain is what counts.
+      const until = u?.inflight.size ? this.drainUntil.get(key) : undefined;
       out[key] = { activeRequests: u?.inflight.size ?? 0, activeConnections: u?.pool?.connected ?? 0, ...(until !== undefined ? { drainingUntil: until } : {}) };
     }
     return out;
