@@ -46,6 +46,7 @@ main{padding:0 1.2em 1.2em}
 section{background:#fff;border:1px solid #d9dde3;border-radius:6px;margin:1em 0;padding:.6em 1em}
 h2{font-size:1.05em;margin:.2em 0 .5em}
 h2 small{font-weight:normal;color:#555}
+caption{text-align:left;color:#555;padding-bottom:.3em}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #eceef1;white-space:nowrap}
 th{font-weight:600;color:#444}
@@ -67,7 +68,10 @@ const SCRIPT = `(function () {
     fetch(location.pathname, { credentials: "same-origin", cache: "no-store", headers: { accept: "text/html" } })
       .then(function (r) { return r.text(); })
       .then(function (html) {
-        var next = new DOMParser().parseFromString(html, "text/html").getElementById("status");
+        // Only <main> is parsed: the fresh page's own <style> carries another response's nonce.
+        var start = html.indexOf('<main id="status"'), end = html.indexOf("</main>");
+        if (start < 0 || end < start) { location.reload(); return; }
+        var next = new DOMParser().parseFromString(html.slice(start, end + 7), "text/html").getElementById("status");
         if (!next) { location.reload(); return; }
         document.getElementById("status").replaceWith(document.importNode(next, true));
       })
