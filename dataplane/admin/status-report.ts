@@ -74,15 +74,25 @@ export function stateOf(line: ServerStatus, now: number): { state: ServerState; 
   return { state: "up", stateText: "up" };
 }
 
+/** The rates, sampling twice when there is no recent sample; undefined when a worker does not answer. */
+async function measureRates(runtime: TrafficRuntime, rates: ServerRates) {
+  try {
+    let dumps = await runtime.metrics();
+    if (!rates.hasBaseline(Date.now())) {
+      rates.sample(Date.now(), totalsOf(dumps));
+      await delay(MIN_SPAN_MS);
+      dumps = await runtime.metrics();
+    }
+    return rates.sample(Date.now(), totalsOf(dumps));
+  } catch {
+    // The page still shows states and counts; the rates read "–".
+    return undefined;
+  }
+}
+
 export async function buildStatusReport(sources: StatusSources): Promise<StatusReport> {
   const { store, runtime, rates } = sources;
-  let dumps = await runtime.metrics();
-  if (!rates.hasBaseline(Date.now())) {
-    rates.sample(Date.now(), totalsOf(dumps));
-    await delay(MIN_SPAN_MS);
-    dumps = await runtime.metrics();
-  }
-  const measured = rates.sample(Date.now(), totalsOf(dumps));
+  const measured = await measureRates(runtime, rates);
   const snapshot = store.snapshot();
   const now = Date.now();
   const checks = new Map(store.list("health-checks").map((h) => [h.backendService, h.name]));
