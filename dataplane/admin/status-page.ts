@@ -68,7 +68,7 @@ const SCRIPT = `(function () {
     fetch(location.pathname, { credentials: "same-origin", cache: "no-store", headers: { accept: "text/html" } })
       .then(function (r) { return r.text(); })
       .then(function (html) {
-        // Only <main> is parsed: the fresh page's own <style> carries another response's nonce.
+        // Only the main element is parsed: the fresh page's style element carries another response's nonce.
         var start = html.indexOf('<main id="status"'), end = html.indexOf("</main>");
         if (start < 0 || end < start) { location.reload(); return; }
         var next = new DOMParser().parseFromString(html.slice(start, end + 7), "text/html").getElementById("status");
