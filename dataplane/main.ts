@@ -80,16 +80,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
-    settings: {
-      adminAddr,
-      token,
-      stateDir: env.BALLAST_STATE_DIR || "./.ballast/state",
-      logLevel,
-      shutdownGraceMs,
-      workers,
-      listenHost,
-      replicaName: env.BALLAST_REPLICA_NAME || "",
-    },
+    settings: { adminAddr, token, stateDir: env.BALLAST_STATE_DIR || "./.ballast/state", logLevel, shutdownGraceMs, workers, listenHost, replicaName: env.BALLAST_REPLICA_NAME || "" },
   };
 }
 
@@ -150,14 +141,7 @@ async function main(): Promise<void> {
     return exit(log, 1);
   }
   try {
-    primary = await startPrimary({
-      adminAddr: settings.adminAddr,
-      token: settings.token,
-      stateDir: settings.stateDir,
-      log,
-      runtime,
-      ...(settings.replicaName ? { replica: settings.replicaName } : {}),
-    });
+    primary = await startPrimary({ adminAddr: settings.adminAddr, token: settings.token, stateDir: settings.stateDir, log, runtime, replica: settings.replicaName || undefined });
   } catch (err) {
     log.fatal({ stateDir: settings.stateDir }, `cannot start: ${(err as Error).message}`);
     await runtime.close(0).catch(() => undefined);

@@ -33,7 +33,7 @@ export interface AdminServerOptions {
   token: string;
   log: Logger;
   /** Shown on the status page; default: the host name. */
-  replica?: string;
+  replica?: string | undefined;
 }
 
 export interface AdminServer {
