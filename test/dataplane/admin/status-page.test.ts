@@ -191,6 +191,24 @@ describe("status page: what it shows", () => {
     expect(idle.stateText).toBe("weight 0");
   });
 
+  it("keeps a server removed from the group on the page while its requests drain, then drops it", async () => {
+    const o1 = origins[0]!;
+    const held = Array.from({ length: 8 }, () => fetch(`http://127.0.0.1:${listenerPort}/hold`).then((r) => r.text()));
+    for (let i = 0; i < 100 && o1.inFlight === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(o1.inFlight).toBeGreaterThan(0);
+    const servers = origins.filter((o) => o !== o1).map((o) => ({ address: "127.0.0.1", port: o.port, weight: o === origins[2] ? 0 : 100 }));
+    await api.call("PUT", "/v1/server-groups/g", { name: "g", type: "virtual", servers });
+    const removed = await waitForRow(o1, (x) => x.state === "draining");
+    expect(removed).toMatchObject({ removed: true, weight: 0 });
+    expect(removed.activeRequests).toBeGreaterThan(0);
+    expect(removed.stateText).toMatch(/^draining \d+s left$/);
+    for (const o of origins) o.release();
+    await Promise.all(held);
+    const deadline = Date.now() + 30_000;
+    while (row(await status(), o1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    expect(row(await status(), o1)).toBeUndefined();
+  });
+
   it("shows a server whose health check fails as down, with the reason", async () => {
     const o2 = origins[1]!;
     await o2.kill();
