@@ -1,4 +1,3 @@
-import { setTimeout as delay } from "node:timers/promises";
 import { serverLabel } from "../health/health-state";
 import type { TrafficRuntime, ServerStatus } from "../runtime/traffic-runtime";
 import type { Store } from "../store";
@@ -80,7 +79,7 @@ async function measureRates(runtime: TrafficRuntime, rates: ServerRates) {
     let dumps = await runtime.metrics();
     if (!rates.hasBaseline(Date.now())) {
       rates.sample(Date.now(), totalsOf(dumps));
-      await delay(MIN_SPAN_MS);
+      await new Promise((resolve) => setTimeout(resolve, MIN_SPAN_MS));
       dumps = await runtime.metrics();
     }
     return rates.sample(Date.now(), totalsOf(dumps));
