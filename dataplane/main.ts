@@ -21,6 +21,7 @@ import type { TrafficRuntime } from "./runtime/traffic-runtime";
  * | BALLAST_WORKERS            | available cores    | proxy worker processes; 0 = proxies in this process   |
  * |                            | (0 on one core)    |                                                       |
  * | BALLAST_LISTEN_HOST        | 0.0.0.0            | address every listener binds to                       |
+ * | BALLAST_REPLICA_NAME       | the host name      | this replica's name on the status page                |
  *
  * The grace period stays under Docker's default 10 s stop timeout, so a `docker stop` ends with
  * exit code 0 rather than a SIGKILL. Any problem with the settings or the state file stops the
@@ -35,6 +36,8 @@ export interface Settings {
   shutdownGraceMs: number;
   workers: number;
   listenHost: string;
+  /** Empty: the host name. */
+  replicaName: string;
 }
 
 export const MIN_TOKEN_LENGTH = 16;
@@ -77,7 +80,7 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
-    settings: { adminAddr, token, stateDir: env.BALLAST_STATE_DIR || "./.ballast/state", logLevel, shutdownGraceMs, workers, listenHost },
+    settings: { adminAddr, token, stateDir: env.BALLAST_STATE_DIR || "./.ballast/state", logLevel, shutdownGraceMs, workers, listenHost, replicaName: env.BALLAST_REPLICA_NAME || "" },
   };
 }
 
@@ -138,7 +141,7 @@ async function main(): Promise<void> {
     return exit(log, 1);
   }
   try {
-    primary = await startPrimary({ adminAddr: settings.adminAddr, token: settings.token, stateDir: settings.stateDir, log, runtime });
+    primary = await startPrimary({ adminAddr: settings.adminAddr, token: settings.token, stateDir: settings.stateDir, log, runtime, replica: settings.replicaName || undefined });
   } catch (err) {
     log.fatal({ stateDir: settings.stateDir }, `cannot start: ${(err as Error).message}`);
     await runtime.close(0).catch(() => undefined);

@@ -33,7 +33,7 @@ export const NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4", `--expo
 export const NODE_ENV_DEFAULTS: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131072" };
 
 /** Set in the environment of the re-executed process: never re-execute twice. */
-const APPLIED = "BALLAST_NODE_FLAGS_APPLIED";
+export const APPLIED = "BALLAST_NODE_FLAGS_APPLIED";
 
 /** The flags of `NODE_FLAGS` whose name appears neither in `execArgv` nor in `nodeOptions`. */
 export function missingFlags(execArgv: readonly string[], nodeOptions: string): string[] {

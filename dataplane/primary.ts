@@ -16,6 +16,8 @@ export interface PrimaryOptions {
   token: string;
   /** Directory of the state file. */
   stateDir: string;
+  /** Name shown on the status page (BALLAST_REPLICA_NAME); default: the host name. */
+  replica?: string | undefined;
   log: Logger;
   /**
    * Carries the traffic. Once `startPrimary` resolves, the primary owns it and closes it in
@@ -52,7 +54,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<Primary> {
   } catch (err) {
     throw new StartupError(`the configuration in ${store.stateFile} cannot be made live: ${(err as Error).message}`, { cause: err });
   }
-  const admin = createAdminServer({ store, runtime, token: options.token, log: log.child({ component: "admin" }) });
+  const admin = createAdminServer({ store, runtime, token: options.token, log: log.child({ component: "admin" }), replica: options.replica });
   let url: string;
   try {
     url = await admin.listen(host, port);

@@ -10,6 +10,7 @@
 #      here is stopped again at the end, by its PID
 #   5. go test of our nodejs language host (tools/pulumi-language-nodejs)
 #   6. npm test (tsc build, the image bundle, vitest)
+#   7. (before 6) Debian's chromium for the status page's browser test (scripts/ensure-chromium.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,6 +27,9 @@ stop_docker() { if [ "$docker_was_up" = 0 ]; then bash scripts/ensure-docker.sh 
 trap stop_docker EXIT
 
 (cd tools/pulumi-language-nodejs && go test ./...)
+if ! bash scripts/ensure-chromium.sh; then
+  case "${CI:-}" in "" | 0 | false | FALSE | False) echo "test: no chromium; the browser test will skip" >&2 ;; *) exit 1 ;; esac
+fi
 mkdir -p .ballast
 rm -f .ballast/vitest.json
 status=0

@@ -1,4 +1,5 @@
 import net, { type AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import { kindNames } from "../../model";
 import { monotonicMs } from "../engine/clock";
 import { ClientConnection, type Downstream, type DownstreamHandler } from "../engine/h1/downstream";
@@ -12,6 +13,7 @@ import type { Store } from "../store";
 import { WWW_AUTHENTICATE, bearerAuth } from "./auth";
 import { AdminRequest, errorReply, sendReply, type Reply } from "./http-io";
 import { routeResolver } from "./routes";
+import { statusRoutes } from "./status-routes";
 
 /**
  * The admin HTTP server: auth, routing, error mapping, one log line and metrics per request.
@@ -30,6 +32,8 @@ export interface AdminServerOptions {
   /** The bearer token; never logged. */
   token: string;
   log: Logger;
+  /** Shown on the status page; default: the host name. */
+  replica?: string | undefined;
 }
 
 export interface AdminServer {
@@ -77,7 +81,8 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     out.set("ballast_config_generation", "Generation of the configuration snapshot last applied.", undefined, store.generation);
     return out.render();
   };
-  const resolve = routeResolver({ store, runtime, renderMetrics });
+  const pages = statusRoutes({ store, runtime, token: options.token, replica: options.replica ?? hostname() });
+  const resolve = routeResolver({ store, runtime, renderMetrics, statusRoutes: pages });
 
   async function respond(req: AdminRequest, pathname: string): Promise<{ template: string; reply: Reply }> {
     const route = resolve(pathname);

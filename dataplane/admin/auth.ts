@@ -19,3 +19,9 @@ function digest(value: string): Buffer {
 
 /** The header every 401 carries (RFC 6750). */
 export const WWW_AUTHENTICATE = { "www-authenticate": 'Bearer realm="ballast"' } as const;
+
+/** Constant-time check of a token typed into the status page's login form (same hashing as above). */
+export function tokenMatches(token: string): (candidate: string) => boolean {
+  const expected = digest(token);
+  return (candidate) => timingSafeEqual(digest(candidate), expected);
+}

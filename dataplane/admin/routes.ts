@@ -26,6 +26,8 @@ export interface RouteDeps {
   runtime: TrafficRuntime;
   /** Renders `GET /metrics`. */
   renderMetrics: () => Promise<string>;
+  /** The status page's routes (`/`, `/login`, `/logout`, `/v1/status`; status-routes.ts), looked up first. */
+  statusRoutes?: (pathname: string) => Route | undefined;
 }
 
 const etag = (version: number) => ({ etag: `"${version}"` });
@@ -102,6 +104,8 @@ export function routeResolver(deps: RouteDeps): (pathname: string) => Route {
   };
 
   return (pathname) => {
+    const page = deps.statusRoutes?.(pathname);
+    if (page) return page;
     if (pathname === "/healthz") return healthz;
     if (pathname === "/metrics") return metrics;
     const parts = pathname.split("/");

@@ -66,6 +66,12 @@ export class DrainSchedule<T> {
     return this.items.get(item)?.reason;
   }
 
+  /** Epoch ms at which `item` is closed, or undefined when it is not draining. */
+  deadline(item: T): number | undefined {
+    const d = this.items.get(item);
+    return d ? d.startedAt + d.timeoutMs : undefined;
+  }
+
   /**
    * Starts draining `item` with `timeoutMs` from now. Already draining: keeps its start, and the
    * earlier deadline wins; a `listener`/`service` reason outranks `server` (it cannot be undone).

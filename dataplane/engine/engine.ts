@@ -49,7 +49,7 @@ export interface EngineOptions {
 }
 
 /** service → server key → counts in this process. */
-export type EngineStats = Record<string, Record<string, { activeConnections: number; activeRequests: number }>>;
+export type EngineStats = Record<string, Record<string, { activeConnections: number; activeRequests: number; drainingUntil?: number }>>;
 
 type AnyServer = net.Server | tls.Server;
 
@@ -117,13 +117,16 @@ export class Engine {
     const out: EngineStats = {};
     for (const [service, servers] of Object.entries(this.http.stats())) {
       const row = (out[service] ??= {});
-      for (const [key, s] of Object.entries(servers)) row[key] = { activeConnections: s.activeConnections, activeRequests: s.activeRequests };
+      for (const [key, s] of Object.entries(servers)) {
+        row[key] = { activeConnections: s.activeConnections, activeRequests: s.activeRequests, ...(s.drainingUntil !== undefined ? { drainingUntil: s.drainingUntil } : {}) };
+      }
     }
     for (const [service, servers] of Object.entries(this.tcp.stats())) {
       const row = (out[service] ??= {});
       for (const [key, s] of Object.entries(servers)) {
         const cur = (row[key] ??= { activeConnections: 0, activeRequests: 0 });
         cur.activeConnections += s.activeConnections;
+        if (s.drainingUntil !== undefined) cur.drainingUntil = Math.max(cur.drainingUntil ?? 0, s.drainingUntil);
       }
     }
     return out;

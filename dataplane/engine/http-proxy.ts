@@ -144,8 +144,8 @@ export class HttpProxy {
   }
 
   /** Per service, per server key: requests in flight and upstream connections open in this worker. */
-  stats(): Record<string, Record<string, { activeRequests: number; activeConnections: number }>> {
-    const out: Record<string, Record<string, { activeRequests: number; activeConnections: number }>> = {};
+  stats(): Record<string, Record<string, { activeRequests: number; activeConnections: number; drainingUntil?: number }>> {
+    const out: Record<string, Record<string, { activeRequests: number; activeConnections: number; drainingUntil?: number }>> = {};
     for (const [name, up] of this.services) out[name] = up.stats();
     return out;
   }

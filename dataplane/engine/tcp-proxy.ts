@@ -57,7 +57,7 @@ export interface TcpProxyOptions {
 }
 
 /** service → server key → counts. `draining` is set while the server's connections drain. */
-export type TcpStats = Record<string, Record<string, { activeConnections: number; draining?: boolean }>>;
+export type TcpStats = Record<string, Record<string, { activeConnections: number; draining?: boolean; drainingUntil?: number }>>;
 
 interface ServiceState {
   svc: ServiceSnapshot;
@@ -262,7 +262,10 @@ export class TcpProxy {
       const svc = (out[c.state.svc.name] ??= {});
       const row = (svc[c.server.key] ??= { activeConnections: 0 });
       row.activeConnections++;
-      if (this.drains.reason(c) === "server" || this.drains.reason(c) === "service") row.draining = true;
+      if (this.drains.reason(c) === "server" || this.drains.reason(c) === "service") {
+        row.draining = true;
+        row.drainingUntil = Math.max(row.drainingUntil ?? 0, this.drains.deadline(c) ?? 0);
+      }
     }
     return out;
   }

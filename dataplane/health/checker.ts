@@ -21,6 +21,8 @@ export interface LastCheck {
   readonly at: number;
   readonly ok: boolean;
   readonly reason: string;
+  /** How long the probe took, in ms. */
+  readonly ms: number;
 }
 
 export class CheckState {
@@ -34,8 +36,8 @@ export class CheckState {
   }
 
   /** Applies one probe result; returns the new status if it changed. */
-  record(result: ProbeResult, at: number, check: Pick<HealthCheck, "healthyThreshold" | "unhealthyThreshold">): CheckStatus | undefined {
-    this.lastCheck = { at, ok: result.ok, reason: result.reason };
+  record(result: ProbeResult, at: number, check: Pick<HealthCheck, "healthyThreshold" | "unhealthyThreshold">, ms = 0): CheckStatus | undefined {
+    this.lastCheck = { at, ok: result.ok, reason: result.reason, ms };
     const before = this.status;
     if (result.ok) {
       this.failures = 0;
@@ -99,7 +101,8 @@ export class HealthChecker {
         deadline.cancel();
         this.inFlight = undefined;
         if (this.stopped) return;
-        const changed = this.opts.state.record(result, clock.now(), check);
+        const finishedAt = clock.now();
+        const changed = this.opts.state.record(result, finishedAt, check, finishedAt - startedAt);
         this.opts.onResult(changed, result);
         if (this.stopped) return;
         const intervalMs = check.interval * 1000 * timeScale;

@@ -42,8 +42,13 @@ export interface HealthManagerOptions {
 
 export interface ServerCheckStatus {
   readonly health: HealthStatus;
-  /** The last probe: when (ISO time), whether it passed, and why it failed. null before any probe. */
-  readonly lastCheck: { at: string; ok: boolean; reason: string } | null;
+  /** The last probe: when (ISO time), whether it passed, why it failed, how long it took (ms). null before any probe. */
+  readonly lastCheck: { at: string; ok: boolean; reason: string; ms: number } | null;
+  /**
+   * Epoch ms of the server's last change of state: added to the service, turned healthy or
+   * unhealthy, weight set to or from 0.
+   */
+  readonly since: number;
 }
 
 interface ServiceState {
@@ -54,6 +59,8 @@ interface ServiceState {
   readonly seen: Set<string>;
   /** key → slow start: `pending` until it turns healthy, then the instant it did. */
   readonly slowStart: Map<string, number | "pending">;
+  /** key → epoch ms of its last change of state (see `ServerCheckStatus.since`). */
+  readonly since: Map<string, number>;
   readonly states: Map<string, CheckState>;
   readonly checkers: Map<string, HealthChecker>;
 }
@@ -110,12 +117,14 @@ export class HealthManager {
   status(service: string, key: string): ServerCheckStatus | undefined {
     const st = this.services.get(service);
     if (!st || !st.service.servers.some((s) => s.key === key)) return undefined;
+    const since = st.since.get(key) ?? this.clock.now();
     const state = st.states.get(key);
-    if (!state) return { health: "unchecked", lastCheck: null };
+    if (!state) return { health: "unchecked", lastCheck: null, since };
     const last = state.lastCheck;
     return {
       health: state.status === "healthy" ? "healthy" : "unhealthy",
-      lastCheck: last ? { at: new Date(last.at).toISOString(), ok: last.ok, reason: last.reason } : null,
+      lastCheck: last ? { at: new Date(last.at).toISOString(), ok: last.ok, reason: last.reason, ms: last.ms } : null,
+      since,
     };
   }
 
@@ -130,7 +139,7 @@ export class HealthManager {
     let st = this.services.get(svc.name);
     const previous = st?.service;
     if (!st) {
-      st = { service: svc, checkKey: undefined, seen: new Set(), slowStart: new Map(), states: new Map(), checkers: new Map() };
+      st = { service: svc, checkKey: undefined, seen: new Set(), slowStart: new Map(), since: new Map(), states: new Map(), checkers: new Map() };
       this.services.set(svc.name, st);
     }
     const hadServers = (previous?.servers.length ?? 0) > 0;
@@ -141,6 +150,16 @@ export class HealthManager {
     const restart = checkKey !== st.checkKey;
     st.service = svc;
     st.checkKey = checkKey;
+
+    // Last change of state: a server that joins, or whose weight goes to or from 0.
+    const now = this.clock.now();
+    const previousWeights = new Map(previous?.servers.map((s) => [s.key, s.weight]) ?? []);
+    for (const server of svc.servers) {
+      const before = previousWeights.get(server.key);
+      if (before === undefined || (before === 0) !== (server.weight === 0)) st.since.set(server.key, now);
+    }
+    const present = new Set(svc.servers.map((s) => s.key));
+    for (const key of [...st.since.keys()]) if (!present.has(key)) st.since.delete(key);
 
     // Slow start: servers new to a non-empty set.
     for (const server of svc.servers) {
@@ -202,6 +221,7 @@ export class HealthManager {
     if (changed === "unhealthy") this.log.warn({ service, server: label, reason }, "server unhealthy");
     else this.log.info({ service, server: label }, "server healthy");
     this.metrics.inc(TRANSITIONS, TRANSITIONS_HELP, { service, server: label, to: changed });
+    st.since.set(server.key, this.clock.now());
     if (changed === "healthy" && st.slowStart.get(server.key) === "pending") st.slowStart.set(server.key, this.clock.now());
     this.current = this.build();
     for (const cb of this.listeners) {

@@ -8,7 +8,8 @@ import type { MetricsDump } from "../metrics";
  * sent whole: a worker never merges partial state.
  */
 
-export type WorkerStats = Record<string, Record<string, { activeConnections: number; activeRequests: number }>>;
+/** service → server key → counts; `drainingUntil` (epoch ms): the latest drain deadline of its connections. */
+export type WorkerStats = Record<string, Record<string, { activeConnections: number; activeRequests: number; drainingUntil?: number }>>;
 
 export type ToWorker =
   | { type: "apply"; id: number; snapshot: Snapshot; health: HealthTable }

@@ -78,21 +78,47 @@ export class PrimaryRuntime implements TrafficRuntime {
     const stats = (await this.backend.stats())[name] ?? {};
     const table = this.health.table()[name] ?? {};
     const now = Date.now();
-    return service.servers.map((s) => {
+    const lines: ServerStatus[] = service.servers.map((s) => {
       const h = table[s.key];
       const st = this.health.status(name, s.key);
+      const usable = isUsable(h, s.weight);
+      const effective = usable ? effectiveWeight(s.weight, h, service.slowStart, now) : 0;
+      const counts = stats[s.key];
       return {
         address: s.address,
         port: s.port,
         weight: s.weight,
-        effectiveWeight: isUsable(h, s.weight) ? Math.round(effectiveWeight(s.weight, h, service.slowStart, now) * 100) / 100 : 0,
+        effectiveWeight: Math.round(effective * 100) / 100,
         ...(s.role ? { role: s.role } : {}),
         health: h?.status ?? "unchecked",
         lastCheck: st?.lastCheck ?? null,
-        activeConnections: stats[s.key]?.activeConnections ?? 0,
-        activeRequests: stats[s.key]?.activeRequests ?? 0,
+        activeConnections: counts?.activeConnections ?? 0,
+        activeRequests: counts?.activeRequests ?? 0,
+        since: st ? new Date(st.since).toISOString() : null,
+        ...(usable && effective < s.weight ? { slowStart: Math.max(1, Math.floor((effective / s.weight) * 100)) } : {}),
+        ...draining(counts?.drainingUntil),
       };
     });
+    // Servers that left the service but still have connections draining.
+    const configured = new Set(service.servers.map((s) => s.key));
+    for (const [key, counts] of Object.entries(stats)) {
+      if (configured.has(key) || counts.drainingUntil === undefined) continue;
+      const cut = key.lastIndexOf("|");
+      lines.push({
+        address: key.slice(0, cut),
+        port: Number(key.slice(cut + 1)),
+        weight: 0,
+        effectiveWeight: 0,
+        health: "unchecked",
+        lastCheck: null,
+        activeConnections: counts.activeConnections,
+        activeRequests: counts.activeRequests,
+        since: null,
+        removed: true,
+        ...draining(counts.drainingUntil),
+      });
+    }
+    return lines;
   }
 
   async metrics(): Promise<MetricsDump[]> {
@@ -103,6 +129,10 @@ export class PrimaryRuntime implements TrafficRuntime {
     this.health.close();
     await this.backend.close(graceMs);
   }
+}
+
+function draining(until: number | undefined): Pick<ServerStatus, "draining" | "drainingUntil"> {
+  return until === undefined ? {} : { draining: true, drainingUntil: new Date(until).toISOString() };
 }
 
 /**

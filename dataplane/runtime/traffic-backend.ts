@@ -26,6 +26,7 @@ export function addStats(into: WorkerStats, from: WorkerStats): WorkerStats {
       const t = (target[key] ??= { activeConnections: 0, activeRequests: 0 });
       t.activeConnections += s.activeConnections;
       t.activeRequests += s.activeRequests;
+      if (s.drainingUntil !== undefined) t.drainingUntil = Math.max(t.drainingUntil ?? 0, s.drainingUntil);
     }
   }
   return into;

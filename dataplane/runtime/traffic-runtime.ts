@@ -18,12 +18,20 @@ export interface ServerStatus {
   effectiveWeight: number;
   role?: "primary" | "secondary";
   health: HealthStatus;
-  /** The last probe: when (ISO time), whether it passed, and why it failed. null before any probe. */
-  lastCheck: { at: string; ok: boolean; reason: string } | null;
+  /** The last probe: when (ISO time), whether it passed, why it failed, its duration in ms. null before any probe. */
+  lastCheck: { at: string; ok: boolean; reason: string; ms: number } | null;
   activeConnections: number;
   activeRequests: number;
-  /** True while the server is draining out of this service. */
+  /** ISO time of the server's last change of state (added, healthy/unhealthy, weight to or from 0); null if unknown. */
+  since?: string | null;
+  /** While its slow start runs: the share of its weight it gets now, 1–100 (%). */
+  slowStart?: number;
+  /** True while connections or requests to the server drain (weight 0, or it left the service). */
   draining?: boolean;
+  /** ISO time at which what still drains is closed. */
+  drainingUntil?: string;
+  /** True for a server that is no longer in the service but still has connections draining. */
+  removed?: boolean;
 }
 
 /** Thrown by `apply` when a listener's port cannot be bound; the previous configuration stays live. */

@@ -50,6 +50,8 @@ export class ServiceUpstreams {
   /** By server key. */
   private readonly upstreams = new Map<string, Upstream>();
   private readonly draining = new Map<string, TimerHandle>();
+  /** Server key → epoch ms its drain deadline falls at (for the status page). */
+  private readonly drainUntil = new Map<string, number>();
   /** Pools of servers that left (pool → server key), closing; destroyed at their drain deadline. */
   private readonly retiring = new Map<Pool, string>();
 
@@ -122,12 +124,14 @@ export class ServiceUpstreams {
   }
 
   /** Requests in flight per server key, and upstream connections open per server key. */
-  stats(): Record<string, { activeRequests: number; activeConnections: number }> {
-    const out: Record<string, { activeRequests: number; activeConnections: number }> = {};
+  stats(): Record<string, { activeRequests: number; activeConnections: number; drainingUntil?: number }> {
+    const out: Record<string, { activeRequests: number; activeConnections: number; drainingUntil?: number }> = {};
     const keys = new Set([...this.svc.servers.map((s) => s.key), ...this.upstreams.keys()]);
     for (const key of keys) {
       const u = this.upstreams.get(key);
-      out[key] = { activeRequests: u?.inflight.size ?? 0, activeConnections: u?.pool?.connected ?? 0 };
+      // The drain timer outlives the requests it waits for; what is left to drain is what counts.
+      const until = u?.inflight.size ? this.drainUntil.get(key) : undefined;
+      out[key] = { activeRequests: u?.inflight.size ?? 0, activeConnections: u?.pool?.connected ?? 0, ...(until !== undefined ? { drainingUntil: until } : {}) };
     }
     return out;
   }
@@ -156,6 +160,7 @@ export class ServiceUpstreams {
   async destroy(reason: Error): Promise<void> {
     for (const t of this.draining.values()) t.cancel();
     this.draining.clear();
+    this.drainUntil.clear();
     for (const u of this.upstreams.values()) for (const f of u.inflight.toArray()) f.abort(reason);
     const pools = [...this.retiring.keys()];
     for (const u of this.upstreams.values()) {
@@ -186,6 +191,7 @@ export class ServiceUpstreams {
     this.deps.log.info({ service: this.svc.name, server: key, drainSeconds }, "server draining");
     const timer = this.deps.clock.setTimeout(() => {
       this.draining.delete(key);
+      this.drainUntil.delete(key);
       const list = this.upstreams.get(key)?.inflight;
       if (list && list.size > 0) {
         this.deps.log.warn({ service: this.svc.name, server: key, aborted: list.size }, "drain timeout: aborting requests");
@@ -199,6 +205,7 @@ export class ServiceUpstreams {
       }
     }, drainSeconds * 1000);
     this.draining.set(key, timer);
+    this.drainUntil.set(key, this.deps.clock.now() + drainSeconds * 1000);
   }
 
   /** The server is back in the service with weight > 0: its in-flight requests run on unbounded. */
@@ -207,6 +214,7 @@ export class ServiceUpstreams {
     if (!t) return;
     t.cancel();
     this.draining.delete(key);
+    this.drainUntil.delete(key);
   }
 
   private gauge(server: ServerSnapshot): void {

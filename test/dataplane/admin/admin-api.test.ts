@@ -368,7 +368,7 @@ describe("admin API over HTTP", () => {
       expect(status).toEqual({
         service: "web",
         servers: [
-          { address: "10.0.0.1", port: 8080, weight: 100, effectiveWeight: 100, health: "unchecked", lastCheck: null, activeConnections: 0, activeRequests: 0 },
+          { address: "10.0.0.1", port: 8080, weight: 100, effectiveWeight: 100, health: "unchecked", lastCheck: null, activeConnections: 0, activeRequests: 0, since: expect.any(String) },
         ],
       });
     });

@@ -26,8 +26,8 @@ describe("CheckState", () => {
   test("reports a change only when the status changes, and keeps the last result", () => {
     const s = new CheckState("pending");
     expect(s.record(fail, 10, { healthyThreshold: 1, unhealthyThreshold: 1 })).toBe("unhealthy");
-    expect(s.record(fail, 20, { healthyThreshold: 1, unhealthyThreshold: 1 })).toBeUndefined();
-    expect(s.lastCheck).toEqual({ at: 20, ok: false, reason: "connection refused" });
+    expect(s.record(fail, 20, { healthyThreshold: 1, unhealthyThreshold: 1 }, 7)).toBeUndefined();
+    expect(s.lastCheck).toEqual({ at: 20, ok: false, reason: "connection refused", ms: 7 });
     expect(s.record(ok, 30, { healthyThreshold: 1, unhealthyThreshold: 1 })).toBe("healthy");
   });
 });

@@ -131,8 +131,28 @@ describe("HealthManager", () => {
     const { mgr, probe } = setup();
     mgr.apply(snapshot({ servers: [{ address: "a" }], check: null }));
     expect(mgr.table()).toEqual({});
-    expect(mgr.status("web", k("a"))).toEqual({ health: "unchecked", lastCheck: null });
+    expect(mgr.status("web", k("a"))).toEqual({ health: "unchecked", lastCheck: null, since: expect.any(Number) });
     expect(probe.calls).toHaveLength(0);
+  });
+
+  test("records the time of each server's last change of state: added, health turned, weight to or from 0", async () => {
+    const { clock, probe, mgr } = setup();
+    probe.set("a", true);
+    const added = clock.now();
+    mgr.apply(snapshot({ servers: [{ address: "a" }] }));
+    await settle();
+    expect(mgr.status("web", k("a"))?.since).toBe(added); // first probe: pending → healthy at once
+    await clock.advance(5000);
+    mgr.apply(snapshot({ servers: [{ address: "a", weight: 50 }] }));
+    expect(mgr.status("web", k("a"))?.since).toBe(added); // a weight change that keeps it serving is no change of state
+    mgr.apply(snapshot({ servers: [{ address: "a", weight: 0 }] }));
+    expect(mgr.status("web", k("a"))?.since).toBe(added + 5000);
+    probe.set("a", false);
+    await clock.advance(5000);
+    await clock.advance(5000);
+    expect(mgr.status("web", k("a"))?.health).toBe("unhealthy");
+    expect(mgr.status("web", k("a"))?.since).toBe(added + 15000);
+    expect(mgr.status("web", k("a"))?.lastCheck).toMatchObject({ ok: false, reason: "connection refused", ms: 0 });
   });
 
   test("availability groups: only the primary is checked", async () => {

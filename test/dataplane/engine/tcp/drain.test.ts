@@ -62,7 +62,11 @@ describe("TcpProxy draining", () => {
     expect(first.name).toBe("a");
     const t0 = Date.now();
     apply({ services: { svc: { connectionDrainTimeout: 3, servers: [srv(b)] } } });
-    expect(proxy.stats().svc![a.key]).toEqual({ activeConnections: 1, draining: true });
+    const row = proxy.stats().svc![a.key];
+    expect(row).toEqual({ activeConnections: 1, draining: true, drainingUntil: expect.any(Number) });
+    // The deadline the status page counts down to: 3 s after the drain began.
+    expect(row!.drainingUntil).toBeGreaterThanOrEqual(t0 + 3000);
+    expect(row!.drainingUntil).toBeLessThanOrEqual(Date.now() + 3000);
     const closed = whenClosed(first.c, 15_000);
     // New connections go elsewhere at once, while the old one still works.
     for (let i = 0; i < 4; i++) {
