@@ -82,10 +82,12 @@ export function changeOps(layout: EtcdLayout, from: Collections, to: Collections
   return ops;
 }
 
-/** Every object of `objects` as puts (the move command's upload), plus `config-revision`. */
-export function allOps(layout: EtcdLayout, objects: Collections, stamp: string): Op[] {
-  const ops: Op[] = [];
-  for (const kind of kindNames) for (const object of sortedObjects(objects, kind)) ops.push({ put: { key: objectKey(layout, kind, object.name), value: JSON.stringify(object) } });
-  ops.push({ put: { key: layout.revisionKey, value: stamp } });
-  return ops;
+/**
+ * Every object of `objects` as puts (the move command's upload), those an object refers to before
+ * it: groups, services, health checks, listeners. Uploaded in several transactions, every prefix
+ * of this order is a configuration whose references hold.
+ */
+export function allPuts(layout: EtcdLayout, objects: Collections): Op[] {
+  const order: Kind[] = ["server-groups", "backend-services", "health-checks", "listeners"];
+  return order.flatMap((kind) => sortedObjects(objects, kind).map((object) => ({ put: { key: objectKey(layout, kind, object.name), value: JSON.stringify(object) } })));
 }

@@ -16,7 +16,7 @@ import { waitUntil } from "./revision-waiters";
 
 /**
  * The etcd store: one configuration under an etcd prefix, served by any number of replicas
- * (docs/replicas.md). Over 300 lines because the three halves share one queue and one state:
+ * (docs/replicas.md). Over 400 lines because its three parts share one queue and one state:
  * writes (plan → local port check → one transaction guarded on `config-revision`), the watch that
  * applies everyone's changes in revision order, and the partition handling (local copy, retries).
  *
