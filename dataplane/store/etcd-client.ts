@@ -1,11 +1,12 @@
-import type { Dispatcher, Pool } from "undici";
+import type { Agent as HttpAgent, IncomingMessage } from "node:http";
 
 /**
  * A small etcd v3 client over etcd's JSON gateway (`/v3/kv/range`, `/v3/kv/txn`, `/v3/watch`,
- * `/v3/auth/authenticate`; etcd 3.4 and later serve it on the client port), on undici. Why this
- * and not the `etcd3` package: the gateway needs no gRPC stack (grpc-js and protobufjs), only
- * undici, which the project already ships; and it is loaded only when `BALLAST_STORE=etcd`
- * (docs/replicas.md, "The etcd client").
+ * `/v3/auth/authenticate`; etcd 3.4 and later serve it on the client port), on node:http with a
+ * keep-alive agent. Not the `etcd3` package (grpc-js, protobufjs: a gRPC stack in every replica)
+ * and not undici either: undici compiles its llhttp to WebAssembly when first used, which cost an
+ * idle replica far more RSS than node:http does (docs/benchmarks.md, "The etcd store"). Loaded
+ * only when `BALLAST_STORE=etcd`.
  *
  * Every unary call has one deadline (`timeoutMs`, at most 5 s) over all endpoints: an endpoint
  * that refuses the connection passes the call to the next; an endpoint that answered nothing in
@@ -85,7 +86,7 @@ function keyValue(raw: { key?: string; value?: string; mod_revision?: string }):
 }
 
 /** Errors that mean "the request never reached this endpoint": the next one may take it. */
-const NOT_SENT = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"]);
+const NOT_SENT = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
 
 interface CallOptions {
   /** False for a transaction: once possibly received, it is not sent to another endpoint. */
@@ -95,7 +96,7 @@ interface CallOptions {
 export class EtcdClient {
   readonly endpoints: string[];
   private readonly timeoutMs: number;
-  private readonly pools = new Map<string, Pool>();
+  private readonly agents = new Map<string, HttpAgent>();
   private preferred = 0;
   private token: string | undefined;
   private closed = false;
@@ -132,28 +133,20 @@ export class EtcdClient {
    * reason (never after `cancel`).
    */
   async watch(key: string, rangeEnd: string, startRevision: number, onResponse: (r: WatchResponse) => void, onEnd: (err: Error) => void): Promise<{ cancel(): void }> {
-    const controller = new AbortController();
     const body = JSON.stringify({ create_request: { key: b64(key), range_end: b64(rangeEnd), start_revision: String(startRevision) } });
     const reasons: string[] = [];
     for (let i = 0; i < this.endpoints.length; i++) {
       const endpoint = this.endpoints[(this.preferred + i) % this.endpoints.length]!;
-      let res: Dispatcher.ResponseData;
+      const controller = new AbortController();
+      let res: IncomingMessage;
       try {
-        res = await this.pool(endpoint).request({
-          path: "/v3/watch",
-          method: "POST",
-          headers: await this.headers(endpoint),
-          body,
-          headersTimeout: this.timeoutMs,
-          bodyTimeout: 0,
-          signal: controller.signal,
-        });
+        res = await this.post(endpoint, "/v3/watch", body, controller.signal, this.timeoutMs);
       } catch (err) {
         reasons.push(`${endpoint}: ${describe(err)}`);
         continue;
       }
       if (res.statusCode !== 200) {
-        reasons.push(`${endpoint}: HTTP ${res.statusCode} ${(await res.body.text().catch(() => "")).slice(0, 200)}`);
+        reasons.push(`${endpoint}: HTTP ${res.statusCode} ${(await readText(res).catch(() => "")).slice(0, 200)}`);
         continue;
       }
       let cancelled = false;
@@ -161,16 +154,17 @@ export class EtcdClient {
       const end = (err: Error) => {
         if (ended || cancelled) return;
         ended = true;
+        controller.abort();
         onEnd(err);
       };
       let pending = "";
-      res.body.setEncoding("utf8");
-      res.body.on("data", (chunk: string) => {
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
         pending += chunk;
         for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
           const line = pending.slice(0, nl).trim();
           pending = pending.slice(nl + 1);
-          if (line === "" || cancelled) continue;
+          if (line === "" || cancelled || ended) continue;
           try {
             const message = JSON.parse(line) as { result?: RawWatch; error?: { message?: string } };
             if (message.error) return end(new Error(`watch: ${message.error.message ?? "error"}`));
@@ -180,8 +174,9 @@ export class EtcdClient {
           }
         }
       });
-      res.body.on("end", () => end(new Error("the watch stream ended")));
-      res.body.on("error", (err: Error) => end(err));
+      res.on("end", () => end(new Error("the watch stream ended")));
+      res.on("error", (err: Error) => end(err));
+      res.on("close", () => end(new Error("the watch stream closed")));
       return {
         cancel: () => {
           cancelled = true;
@@ -194,46 +189,53 @@ export class EtcdClient {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.pools.values()].map((p) => p.destroy().catch(() => undefined)));
-    this.pools.clear();
+    for (const agent of this.agents.values()) agent.destroy();
+    this.agents.clear();
   }
 
-  private pool(endpoint: string): Pool {
-    let pool = this.pools.get(endpoint);
-    if (!pool) {
-      // Loaded only here: a data plane on the file store never loads undici.
-      const { Pool } = require("undici") as typeof import("undici");
+  /** One keep-alive agent per endpoint (TLS options on it for https). */
+  private agent(endpoint: string): HttpAgent {
+    let agent = this.agents.get(endpoint);
+    if (!agent) {
       const tls = this.options.tls;
-      pool = new Pool(endpoint, {
-        connections: 4,
-        connectTimeout: this.timeoutMs,
-        ...(tls ? { connect: { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) } } : {}),
-      });
-      this.pools.set(endpoint, pool);
+      agent = endpoint.startsWith("https:")
+        ? new (require("node:https") as typeof import("node:https")).Agent({ keepAlive: true, maxSockets: 8, ...(tls?.ca ? { ca: tls.ca } : {}), ...(tls?.cert ? { cert: tls.cert } : {}), ...(tls?.key ? { key: tls.key } : {}) })
+        : new (require("node:http") as typeof import("node:http")).Agent({ keepAlive: true, maxSockets: 8 });
+      this.agents.set(endpoint, agent);
     }
-    return pool;
+    return agent;
   }
 
-  private async headers(endpoint: string): Promise<Record<string, string>> {
+  /** POSTs `body`; resolves with the response once its head arrived (within `timeoutMs`). */
+  private async post(endpoint: string, path: string, body: string, signal: AbortSignal, timeoutMs: number, auth = true): Promise<IncomingMessage> {
     const headers: Record<string, string> = { "content-type": "application/json" };
-    if (this.options.username !== undefined) {
-      this.token ??= await this.authenticate(endpoint);
+    if (auth && this.options.username !== undefined) {
+      this.token ??= await this.authenticate(endpoint, signal);
       headers.authorization = this.token;
     }
-    return headers;
+    const url = new URL(path, endpoint);
+    const lib = (url.protocol === "https:" ? require("node:https") : require("node:http")) as typeof import("node:http");
+    return new Promise((resolve, reject) => {
+      const req = lib.request(url, { method: "POST", agent: this.agent(endpoint), headers: { ...headers, "content-length": Buffer.byteLength(body) }, signal });
+      const timer = setTimeout(() => req.destroy(Object.assign(new Error("no answer in time"), { code: "ETIMEDOUT_HEAD" })), timeoutMs);
+      req.once("response", (res) => {
+        clearTimeout(timer);
+        resolve(res);
+      });
+      req.once("error", (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      req.end(body);
+    });
   }
 
-  private async authenticate(endpoint: string): Promise<string> {
-    const res = await this.pool(endpoint).request({
-      path: "/v3/auth/authenticate",
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: this.options.username, password: this.options.password ?? "" }),
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    });
-    const json = (await res.body.json()) as { token?: string; message?: string; error?: string };
-    if (res.statusCode !== 200 || !json.token) throw new EtcdRequestError(`etcd refused user '${this.options.username}': ${json.message ?? json.error ?? res.statusCode}`);
+  private async authenticate(endpoint: string, signal: AbortSignal): Promise<string> {
+    const username = this.options.username;
+    const res = await this.post(endpoint, "/v3/auth/authenticate", JSON.stringify({ name: username, password: this.options.password ?? "" }), signal, this.timeoutMs, false);
+    const text = await readText(res);
+    const json = parseJson(text) as { token?: string; message?: string; error?: string };
+    if (res.statusCode !== 200 || !json.token) throw new EtcdRequestError(`etcd refused user '${username}': ${json.message ?? json.error ?? res.statusCode}`);
     return json.token;
   }
 
@@ -242,36 +244,30 @@ export class EtcdClient {
     const deadline = Date.now() + this.timeoutMs;
     const body = JSON.stringify(payload);
     const reasons: string[] = [];
+    let reauthenticated = false;
     for (let i = 0; i < this.endpoints.length && Date.now() < deadline; i++) {
       const index = (this.preferred + i) % this.endpoints.length;
       const endpoint = this.endpoints[index]!;
       const left = Math.max(1, deadline - Date.now());
+      const signal = AbortSignal.timeout(left);
       try {
-        const res = await this.pool(endpoint).request({
-          path,
-          method: "POST",
-          headers: await this.headers(endpoint),
-          body,
-          headersTimeout: left,
-          bodyTimeout: left,
-          signal: AbortSignal.timeout(left),
-        });
-        const text = await res.body.text();
+        const res = await this.post(endpoint, path, body, signal, left);
+        const text = await readText(res);
         if (res.statusCode === 200) {
           this.preferred = index;
           return JSON.parse(text);
         }
         const error = parseError(text);
-        if (/invalid auth token|auth token is not provided/i.test(error.message)) {
+        if (/invalid auth token|auth token is not provided/i.test(error.message) && !reauthenticated) {
+          // Tokens expire (etcd's simple tokens after 5 minutes idle): one new token, same endpoint.
           this.token = undefined;
-          reasons.push(`${endpoint}: ${error.message}`);
-          if (options.resendable) i--;
-          if (!options.resendable || reasons.length > this.endpoints.length) break;
+          reauthenticated = true;
+          i--;
           continue;
         }
         // gRPC codes 14 (unavailable: no leader, stopping) and 4 (deadline: no quorum) are about
         // this endpoint or the cluster; anything else (permission, bad request) is final.
-        if (error.code !== 14 && error.code !== 4 && res.statusCode < 500) throw new EtcdRequestError(`etcd at ${endpoint}: ${error.message}`);
+        if (error.code !== 14 && error.code !== 4 && (res.statusCode ?? 0) < 500) throw new EtcdRequestError(`etcd at ${endpoint}: ${error.message}`);
         reasons.push(`${endpoint}: ${error.message}`);
         if (!options.resendable) break;
       } catch (err) {
@@ -281,6 +277,25 @@ export class EtcdClient {
       }
     }
     throw new EtcdUnavailableError(this.endpoints, reasons);
+  }
+}
+
+function readText(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    res.setEncoding("utf8");
+    res.on("data", (d: string) => (text += d));
+    res.once("end", () => resolve(text));
+    res.once("error", reject);
+    res.once("aborted", () => reject(Object.assign(new Error("the answer was cut"), { code: "ECONNRESET" })));
+  });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {};
   }
 }
 
@@ -313,6 +328,6 @@ function parseError(text: string): { code: number; message: string } {
 
 function describe(err: unknown): string {
   const e = err as { code?: string; message?: string; name?: string };
-  if (e?.name === "TimeoutError" || e?.name === "AbortError") return "no answer in time";
+  if (e?.name === "TimeoutError" || e?.name === "AbortError" || e?.code === "ETIMEDOUT_HEAD") return "no answer in time";
   return e?.code ? `${e.code}` : (e?.message ?? String(err));
 }
