@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePorts } from "./ports";
@@ -43,7 +44,41 @@ export interface EtcdCluster {
 
 const READY_TIMEOUT_MS = 30_000;
 
-function spawnMember(member: EtcdMember, cluster: string, state: "new" | "existing"): void {
+/** PEM files for client TLS: etcd serves https with `cert`/`key` and requires a client certificate signed by `ca`. */
+export interface EtcdTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** A client certificate and key signed by the CA, for the helper's own readiness reads. */
+  clientCertFile: string;
+  clientKeyFile: string;
+}
+
+function tlsArgs(tls: EtcdTls | undefined): string[] {
+  return tls ? ["--cert-file", tls.certFile, "--key-file", tls.keyFile, "--trusted-ca-file", tls.caFile, "--client-cert-auth"] : [];
+}
+
+/** POST over https with the client certificate; resolves with the status. */
+function postTls(url: string, body: string, tls: EtcdTls): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, {
+      method: "POST",
+      ca: readFileSync(tls.caFile),
+      cert: readFileSync(tls.clientCertFile),
+      key: readFileSync(tls.clientKeyFile),
+      timeout: 2_000,
+    }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (d: string) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function spawnMember(member: EtcdMember, cluster: string, state: "new" | "existing", tls?: EtcdTls): void {
   const child = spawn(
     ETCD_BIN,
     [
@@ -60,6 +95,7 @@ function spawnMember(member: EtcdMember, cluster: string, state: "new" | "existi
       "--heartbeat-interval", "50",
       "--election-timeout", "500",
       "--log-level", "warn",
+      ...tlsArgs(tls),
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -74,33 +110,34 @@ async function waitExit(child: ChildProcess | undefined): Promise<void> {
   await new Promise<void>((resolve) => child.once("exit", () => resolve()));
 }
 
-export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+export async function startEtcdCluster(size = 3, options: { tls?: EtcdTls } = {}): Promise<EtcdCluster> {
+  const { tls } = options;
   if (!existsSync(ETCD_BIN)) throw new Error(`no etcd server at ${ETCD_BIN}: run scripts/ensure-etcd.sh (Debian's etcd-server)`);
   const dir = mkdtempSync(join(tmpdir(), "ballast-etcd-"));
   const ports = await freePorts(size * 2);
   const members: EtcdMember[] = Array.from({ length: size }, (_, i) => ({
     name: `m${i}`,
-    clientUrl: `http://127.0.0.1:${ports[i * 2]}`,
+    clientUrl: `${tls ? "https" : "http"}://127.0.0.1:${ports[i * 2]}`,
     peerUrl: `http://127.0.0.1:${ports[i * 2 + 1]}`,
     dataDir: join(dir, `m${i}`),
     process: undefined,
     output: "",
   }));
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
-  for (const m of members) spawnMember(m, initialCluster, "new");
+  for (const m of members) spawnMember(m, initialCluster, "new", tls);
 
   const ready = async (i = 0) => {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     let last = "";
     for (let attempt = 0; attempt < 600 && Date.now() < deadline; attempt++) {
       try {
-        const res = await fetch(`${members[i]!.clientUrl}/v3/kv/range`, {
-          method: "POST",
-          body: JSON.stringify({ key: Buffer.from("ready").toString("base64") }),
-          signal: AbortSignal.timeout(2_000),
-        });
-        if (res.ok) return;
-        last = `HTTP ${res.status} ${await res.text()}`;
+        const url = `${members[i]!.clientUrl}/v3/kv/range`;
+        const body = JSON.stringify({ key: Buffer.from("ready").toString("base64") });
+        const res = tls
+          ? await postTls(url, body, tls)
+          : await fetch(url, { method: "POST", body, signal: AbortSignal.timeout(2_000) }).then(async (r) => ({ status: r.status, text: await r.text() }));
+        if (res.status === 200) return;
+        last = `HTTP ${res.status} ${res.text}`;
       } catch (err) {
         last = (err as Error).message;
       }
@@ -120,7 +157,7 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
     async restart(i) {
       const m = members[i]!;
       await waitExit(m.process);
-      spawnMember(m, initialCluster, "existing");
+      spawnMember(m, initialCluster, "existing", tls);
     },
     ready,
     async stop() {
