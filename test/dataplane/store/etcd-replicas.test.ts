@@ -1,3 +1,4 @@
+import http from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Dataplane } from "../../helpers/dataplane-process";
 import { startEtcdCluster, type EtcdCluster } from "../../helpers/etcd-cluster";
@@ -27,6 +28,18 @@ afterEach(async () => {
   await Promise.all(replicas.splice(0).map((r) => r.stop()));
   await Promise.all(origins.splice(0).map((o) => o.close()));
 });
+
+/** The origin answering a GET sent from `localAddress` through `host:port`. */
+function fromAddress(localAddress: string, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port, path: "/", localAddress, agent: false, timeout: 5_000 }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(String(res.headers["x-origin"])));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
 
 async function threeReplicas(prefix = newPrefix()) {
   const token = newToken();
@@ -115,5 +128,48 @@ describe("etcd store: replicas", () => {
     expect(onX.body.items.map((g: { name: string }) => g.name)).toEqual(["only-x"]);
     const onY = await getAt(y, "/v1/server-groups", 0);
     expect(onY.body.items.map((g: { name: string }) => g.name)).toEqual(["only-y"]);
+  });
+
+  it("a cookie set by one replica is honoured by the others, and source-IP hashing agrees across replicas", async () => {
+    const { a, b, c, hosts } = await threeReplicas();
+    const servers = await Promise.all(["s1", "s2", "s3"].map((n) => startOrigin(n)));
+    origins.push(...servers);
+    const [cookiePort, hashPort] = await freePorts(2);
+    const pool = { type: "virtual", servers: servers.map((o) => ({ address: "127.0.0.1", port: o.port })) };
+    await create(a, "server-groups", { name: "pool", ...pool });
+    await create(a, "backend-services", { name: "sticky", protocol: "http", port: 80, serverGroup: "pool", sessionPersistence: { type: "insert-cookie", cookieTimeout: 600 } });
+    await create(a, "backend-services", { name: "hashed", protocol: "http", port: 80, serverGroup: "pool", scheduler: "source-ip" });
+    await create(a, "listeners", { name: "cookie", protocol: "http", port: cookiePort, backendService: "sticky" });
+    const revision = await create(a, "listeners", { name: "hash", protocol: "http", port: hashPort, backendService: "hashed" });
+    for (const dp of [b, c]) expect((await getAt(dp, "/v1/listeners/hash", revision)).status).toBe(200);
+
+    // Cookies from replica A, one per server, each sent through B and C.
+    const cookies = new Map<string, string>();
+    for (let i = 0; i < 60 && cookies.size < servers.length; i++) {
+      const res = await fetch(`http://${hosts[0]}:${cookiePort}/`);
+      await res.arrayBuffer();
+      const set = res.headers.get("set-cookie");
+      expect(set).toBeTruthy();
+      cookies.set(res.headers.get("x-origin")!, set!.split(";")[0]!);
+    }
+    expect(cookies.size).toBe(servers.length);
+    for (const [server, cookie] of cookies) {
+      for (const host of [hosts[1]!, hosts[2]!]) {
+        for (let i = 0; i < 3; i++) {
+          const res = await fetch(`http://${host}:${cookiePort}/`, { headers: { cookie } });
+          await res.arrayBuffer();
+          expect(res.headers.get("x-origin")).toBe(server);
+        }
+      }
+    }
+    // Source-IP hashing: each client address lands on the same server through every replica.
+    const byClient: string[] = [];
+    for (let n = 10; n < 22; n++) {
+      const picks = await Promise.all(hosts.map((host) => fromAddress(`127.0.1.${n}`, host, hashPort!)));
+      expect(new Set(picks).size, `client 127.0.1.${n}: ${picks.join(", ")}`).toBe(1);
+      byClient.push(picks[0]!);
+    }
+    // The clients are spread over the servers: agreeing is not one server taking everything.
+    expect(new Set(byClient).size).toBeGreaterThan(1);
   });
 });
