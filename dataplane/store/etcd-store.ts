@@ -58,6 +58,7 @@ export class EtcdStore implements ConfigStore {
   private watch: { cancel(): void } | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private probing = false;
   private copyWanted = false;
   private copyWriting: Promise<void> | undefined;
   private readonly layout: EtcdLayout;
@@ -184,7 +185,14 @@ export class EtcdStore implements ConfigStore {
           return result;
         }
         // The replica that takes a write checks locally, as the file store does, that new ports bind.
-        await this.makeLive(next, true);
+        try {
+          await this.makeLive(next, true);
+        } catch (err) {
+          if (err instanceof AdminError) throw err;
+          this.log.error({ err }, "the runtime refused a snapshot; restoring the applied one");
+          await this.makeLive(this.objects, false).catch(() => undefined);
+          throw new AdminError("internal", "the traffic runtime could not apply the change; nothing changed");
+        }
         let txn: { succeeded: boolean; revision: number };
         try {
           const stamp = JSON.stringify({ replica: this.options.replicaName, at: new Date().toISOString() });
@@ -375,12 +383,16 @@ export class EtcdStore implements ConfigStore {
 
   /** A cheap linearizable read: tells connected from unreachable (no leader included). */
   private async probe(): Promise<void> {
-    if (this.closed) return;
+    // Without a leader a read takes the whole deadline: one probe at a time.
+    if (this.closed || this.probing) return;
+    this.probing = true;
     try {
       await this.client.range(this.layout.revisionKey);
       this.markReachable();
     } catch (err) {
       if (err instanceof EtcdUnavailableError) this.markUnreachable(err);
+    } finally {
+      this.probing = false;
     }
   }
 
