@@ -20,6 +20,8 @@ export const errorCatalogue = {
   payload_too_large: { status: 413, message: "the request body is too large" },
   state_write_failed: { status: 500, message: "the state file could not be written; nothing changed" },
   internal: { status: 500, message: "internal error" },
+  store_unavailable: { status: 503, message: "the configuration store (etcd) cannot be reached; nothing changed" },
+  revision_not_reached: { status: 503, message: "this replica has not applied the requested revision yet" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -1,11 +1,13 @@
 // First: re-executes with the data plane's V8 flags before anything else loads (node-flags.ts).
 import "./node-flags";
+import { readFileSync } from "node:fs";
 import { parseHostPort } from "./admin/admin-server";
 import { startIdleCompactor, type IdleCompactor } from "./idle-compactor";
 import { createLogger, type Logger } from "./log";
 import { startPrimary } from "./primary";
 import { PrimaryRuntime, defaultWorkers } from "./runtime/primary-runtime";
 import type { TrafficRuntime } from "./runtime/traffic-runtime";
+import { parseStoreSettings, type StoreSettings } from "./store/store-settings";
 
 /**
  * The data plane's entry point (`node dist/dataplane/main.js`, the container's entrypoint) and the
@@ -21,7 +23,7 @@ import type { TrafficRuntime } from "./runtime/traffic-runtime";
  * | BALLAST_WORKERS            | available cores    | proxy worker processes; 0 = proxies in this process   |
  * |                            | (0 on one core)    |                                                       |
  * | BALLAST_LISTEN_HOST        | 0.0.0.0            | address every listener binds to                       |
- * | BALLAST_REPLICA_NAME       | the host name      | this replica's name on the status page                |
+ * | BALLAST_STORE, BALLAST_ETCD_*, BALLAST_REPLICA_NAME | file | the store backend: store/store-settings.ts |
  *
  * The grace period stays under Docker's default 10 s stop timeout, so a `docker stop` ends with
  * exit code 0 rather than a SIGKILL. Any problem with the settings or the state file stops the
@@ -36,8 +38,7 @@ export interface Settings {
   shutdownGraceMs: number;
   workers: number;
   listenHost: string;
-  /** Empty: the host name. */
-  replicaName: string;
+  store: StoreSettings;
 }
 
 export const MIN_TOKEN_LENGTH = 16;
@@ -77,10 +78,11 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
   } catch (err) {
     problems.push(`BALLAST_ADMIN_ADDR ${(err as Error).message}`);
   }
+  const store = parseStoreSettings(env, problems, (file) => readFileSync(file, "utf8"));
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
-    settings: { adminAddr, token, stateDir: env.BALLAST_STATE_DIR || "./.ballast/state", logLevel, shutdownGraceMs, workers, listenHost, replicaName: env.BALLAST_REPLICA_NAME || "" },
+    settings: { adminAddr, token, stateDir: env.BALLAST_STATE_DIR || "./.ballast/state", logLevel, shutdownGraceMs, workers, listenHost, store },
   };
 }
 
@@ -135,13 +137,14 @@ async function main(): Promise<void> {
       listenHost: settings.listenHost,
       logLevel: settings.logLevel,
       shutdownGraceMs: settings.shutdownGraceMs,
+      sharedPorts: settings.store.kind === "etcd",
     });
   } catch (err) {
     log.fatal({ err }, `cannot start the traffic workers: ${(err as Error).message}`);
     return exit(log, 1);
   }
   try {
-    primary = await startPrimary({ adminAddr: settings.adminAddr, token: settings.token, stateDir: settings.stateDir, log, runtime, replica: settings.replicaName || undefined });
+    primary = await startPrimary({ adminAddr: settings.adminAddr, token: settings.token, stateDir: settings.stateDir, log, runtime, store: settings.store, replica: settings.store.replicaName });
   } catch (err) {
     log.fatal({ stateDir: settings.stateDir }, `cannot start: ${(err as Error).message}`);
     await runtime.close(0).catch(() => undefined);

@@ -1,7 +1,8 @@
 import { createAdminServer, parseHostPort } from "./admin/admin-server";
 import type { Logger } from "./log";
 import type { TrafficRuntime } from "./runtime/traffic-runtime";
-import { Store } from "./store";
+import { Store, type ConfigStore } from "./store";
+import type { StoreSettings } from "./store/store-settings";
 
 /**
  * The primary process's parts, wired together: the store (loaded from the state file), the traffic
@@ -24,12 +25,14 @@ export interface PrimaryOptions {
    * `close`; if `startPrimary` rejects, the caller still owns it.
    */
   runtime: TrafficRuntime;
+  /** The store backend; default the file store in `stateDir`. */
+  store?: StoreSettings;
 }
 
 export interface Primary {
   /** Base URL of the admin API, e.g. `http://127.0.0.1:9180`. */
   url: string;
-  store: Store;
+  store: ConfigStore;
   /**
    * Stops the admin API, waits for the change in progress, then closes the runtime, which lets
    * in-flight traffic finish; everything within about `graceMs`.
@@ -48,12 +51,7 @@ export class StartupError extends Error {
 export async function startPrimary(options: PrimaryOptions): Promise<Primary> {
   const { log, runtime } = options;
   const { host, port } = parseHostPort(options.adminAddr);
-  const store = await Store.open({ stateDir: options.stateDir, runtime, log });
-  try {
-    await runtime.apply(store.snapshot());
-  } catch (err) {
-    throw new StartupError(`the configuration in ${store.stateFile} cannot be made live: ${(err as Error).message}`, { cause: err });
-  }
+  const store = await openStore(options);
   const admin = createAdminServer({ store, runtime, token: options.token, log: log.child({ component: "admin" }), replica: options.replica });
   let url: string;
   try {
@@ -71,11 +69,32 @@ export async function startPrimary(options: PrimaryOptions): Promise<Primary> {
       closing ??= (async () => {
         const deadline = Date.now() + graceMs;
         await admin.close(Math.min(graceMs, ADMIN_CLOSE_MS));
-        await store.idle();
+        await store.close();
         await runtime.close(Math.max(0, deadline - Date.now()));
         log.info("primary closed");
       })();
       return closing;
     },
   };
+}
+
+/**
+ * The file store, its configuration made live here (a port that cannot be bound stops the start);
+ * or the etcd store, which makes its configuration live itself and retries what it cannot bind.
+ */
+async function openStore(options: PrimaryOptions): Promise<ConfigStore> {
+  const { log, runtime } = options;
+  const settings = options.store;
+  if (settings?.kind === "etcd") {
+    // Loaded only here: a data plane on the file store never loads the etcd client.
+    const { EtcdStore } = require("./store/etcd-store") as typeof import("./store/etcd-store");
+    return EtcdStore.open({ client: settings.etcd, prefix: settings.etcd.prefix, replicaName: settings.replicaName, stateDir: options.stateDir, runtime, log });
+  }
+  const store = await Store.open({ stateDir: options.stateDir, runtime, log, ...(settings ? { replicaName: settings.replicaName } : {}) });
+  try {
+    await runtime.apply(store.snapshot());
+  } catch (err) {
+    throw new StartupError(`the configuration in ${store.stateFile} cannot be made live: ${(err as Error).message}`, { cause: err });
+  }
+  return store;
 }

@@ -10,6 +10,13 @@ export interface BalancerConnection {
   adminUrl: string;
   /** Bearer token (the balancer's `BALLAST_ADMIN_TOKEN`). Never put in messages or logs. */
   adminToken: string;
+  /**
+   * Every replica's admin URL, for replicas on the etcd store (docs/replicas.md). A call goes to the
+   * first that answers (`adminUrl` first); reads then ask for the revision this provider process last
+   * wrote (`Ballast-Min-Revision`), so whichever replica answers shows that write. Default: `adminUrl`
+   * alone.
+   */
+  adminUrls?: string[];
 }
 
 export interface AdminClientOptions extends BalancerConnection {
@@ -37,12 +44,20 @@ const RETRYABLE_SOCKET_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", 
 const RETRYABLE_STATUSES = new Set([502, 503]);
 
 /**
+ * The highest `Ballast-Revision` a write answered, per set of replicas, in this provider process:
+ * what its reads then wait for on whichever replica answers. Only with several `adminUrls`.
+ */
+const writtenRevisions = new Map<string, number>();
+
+/**
  * A client for the data plane admin API (`/v1/<kind>`), one per provider call. It retries with
  * exponential backoff while the balancer is not answering yet and turns every refusal into a
  * `ProviderError` naming the balancer, the resource and the data plane's answer.
  */
 export class AdminClient {
   readonly adminUrl: string;
+  /** `adminUrl`, then the other replicas' URLs, in the order they are tried. */
+  readonly adminUrls: string[];
   readonly #token: string;
   readonly #requestTimeoutMs: number;
   readonly #backoff: BackoffPolicy;
@@ -50,6 +65,7 @@ export class AdminClient {
 
   constructor(options: AdminClientOptions) {
     this.adminUrl = options.adminUrl.replace(/\/+$/, "");
+    this.adminUrls = [...new Set([this.adminUrl, ...(options.adminUrls ?? []).map((u) => u.replace(/\/+$/, ""))])];
     this.#token = options.adminToken;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#backoff = options.backoff ?? defaultBackoff;
@@ -120,10 +136,15 @@ export class AdminClient {
   ): Promise<Answer> {
     const started = Date.now();
     const context = { operation, balancer: this.adminUrl, resource: { kind: kinds[kind].title, name } };
-    for (let attempt = 0; ; attempt++) {
+    // Replicas: each attempt goes to the next URL; the backoff waits only once all were tried.
+    const replicas = this.adminUrls.length > 1 ? [...this.adminUrls].sort().join(" ") : undefined;
+    const minRevision = replicas !== undefined && method === "GET" ? writtenRevisions.get(replicas) : undefined;
+    if (minRevision !== undefined) extraHeaders = { ...extraHeaders, "ballast-min-revision": String(minRevision) };
+    for (let attempt = 0, round = 0; ; attempt++) {
       let failure: ProviderError;
+      const url = this.adminUrls[attempt % this.adminUrls.length];
       try {
-        const res = await request(`${this.adminUrl}${path}`, {
+        const res = await request(`${url}${path}`, {
           method,
           dispatcher: this.#agent,
           signal: AbortSignal.timeout(this.#requestTimeoutMs),
@@ -137,6 +158,10 @@ export class AdminClient {
         });
         const text = await res.body.text();
         const answer = readAnswer(res.statusCode, text);
+        const revision = Number(res.headers["ballast-revision"]);
+        if (replicas !== undefined && method !== "GET" && res.statusCode < 300 && Number.isSafeInteger(revision)) {
+          writtenRevisions.set(replicas, Math.max(writtenRevisions.get(replicas) ?? 0, revision));
+        }
         if (!RETRYABLE_STATUSES.has(res.statusCode)) return { status: res.statusCode, json: parseJson(text), answer };
         failure = new ProviderError("BALLAST_PROVIDER_UNAVAILABLE", { ...context, answer });
       } catch (err) {
@@ -156,7 +181,8 @@ export class AdminClient {
         });
         if (code === undefined || !RETRYABLE_SOCKET_ERRORS.has(code)) throw failure;
       }
-      const delay = backoffDelay(this.#backoff, attempt, Date.now() - started);
+      if ((attempt + 1) % this.adminUrls.length !== 0) continue;
+      const delay = backoffDelay(this.#backoff, round++, Date.now() - started);
       if (delay === undefined) throw failure;
       await sleep(delay);
     }

@@ -34,6 +34,7 @@ export function checkInputs(
 
   const providerInputs: Props = { adminUrl: news.adminUrl, adminToken: news.adminToken };
   if (news.adopt !== undefined) providerInputs.adopt = news.adopt;
+  if (news.adminUrls !== undefined) providerInputs.adminUrls = news.adminUrls;
   if (autonamed) providerInputs.namePrefix = news.namePrefix;
   const checked = result.success ? (result.data as Props) : spec;
   const inputs = { ...checked, ...providerInputs };
@@ -66,6 +67,13 @@ function connectionFailures(news: Props): CheckFailure[] {
     out.push({ property: "adminUrl", reason: "is required: pass `balancer` (a Balancer, or { adminUrl, adminToken })" });
   } else if (!isUnknown(adminUrl) && !isHttpUrl(adminUrl)) {
     out.push({ property: "adminUrl", reason: "must be an http:// or https:// URL of the balancer's admin API" });
+  }
+  const { adminUrls } = news;
+  if (adminUrls !== undefined && !isUnknown(adminUrls)) {
+    if (!Array.isArray(adminUrls) || adminUrls.length === 0) out.push({ property: "adminUrls", reason: "must be a non-empty list of admin URLs" });
+    else adminUrls.forEach((u, i) => {
+      if (!isUnknown(u) && !isHttpUrl(u)) out.push({ property: `adminUrls[${i}]`, reason: "must be an http:// or https:// URL of a replica's admin API" });
+    });
   }
   if (adminToken === undefined) {
     out.push({ property: "adminToken", reason: "is required: pass `balancer` (a Balancer, or { adminUrl, adminToken })" });

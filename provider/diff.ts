@@ -45,6 +45,8 @@ export function diffProps(kind: Kind, olds: Props, news: Props): DiffDecision {
     replaces.push("adminUrl");
   }
   if (differs(olds.adminToken, news.adminToken)) changed.push("adminToken");
+  // Another set of replicas of the same balancer: an update that records it, never a replacement.
+  if (differs(olds.adminUrls, news.adminUrls)) changed.push("adminUrls");
 
   if (changed.length === 0) return { changes: false, changed };
   if (replaces.length === 0) return { changes: true, changed };

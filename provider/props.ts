@@ -9,7 +9,7 @@ import { isUnknown } from "./unknown";
  */
 
 /** Provider-only input keys: never sent to the data plane, never validated by the model. */
-export const PROVIDER_KEYS = ["adminUrl", "adminToken", "adopt", "namePrefix", "__provider"] as const;
+export const PROVIDER_KEYS = ["adminUrl", "adminToken", "adopt", "namePrefix", "__provider", "adminUrls"] as const;
 
 /** The reserved key under which Pulumi stores the serialized provider. */
 export const PROVIDER_KEY = "__provider";
@@ -20,6 +20,8 @@ export interface ProviderInputs {
   adminUrl?: string;
   /** Admin token of the balancer (secret). */
   adminToken?: string;
+  /** Every replica's admin URL (replicas on the etcd store); `adminUrl` is tried first. */
+  adminUrls?: string[];
   /** Take over an object of the same name that already exists on the balancer. */
   adopt?: boolean;
   /** Set by the sdk when no explicit `name` was given: the prefix `check` autonames from. */
@@ -44,12 +46,14 @@ export function connectionOf(props: Props): BalancerConnection | undefined {
   const { adminUrl, adminToken } = props;
   if (typeof adminUrl !== "string" || typeof adminToken !== "string") return undefined;
   if (isUnknown(adminUrl) || isUnknown(adminToken)) return undefined;
-  return { adminUrl, adminToken };
+  const urls = props.adminUrls;
+  const adminUrls = Array.isArray(urls) && urls.every((u) => typeof u === "string" && !isUnknown(u)) ? (urls as string[]) : undefined;
+  return adminUrls ? { adminUrl, adminToken, adminUrls } : { adminUrl, adminToken };
 }
 
 /** The outputs of a resource: the stored object as the data plane returned it, plus the connection. */
 export function outputsOf(stored: Props, connection: BalancerConnection): Props {
-  return { ...stored, adminUrl: connection.adminUrl, adminToken: connection.adminToken };
+  return { ...stored, adminUrl: connection.adminUrl, adminToken: connection.adminToken, ...(connection.adminUrls ? { adminUrls: connection.adminUrls } : {}) };
 }
 
 /**

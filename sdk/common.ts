@@ -11,6 +11,12 @@ export interface BalancerConnectionArgs {
   adminUrl: pulumi.Input<string>;
   /** The balancer's admin token (`BALLAST_ADMIN_TOKEN`, at least 16 characters). Kept secret. */
   adminToken: pulumi.Input<string>;
+  /**
+   * Replicas on the etcd store (docs/replicas.md): every replica's admin URL. Writes go through the
+   * first that answers (`adminUrl` first) and reads wait for this program's writes, so `refresh`
+   * shows no change whichever replica answers. Default: `adminUrl` alone.
+   */
+  adminUrls?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 /** Args every Ballast resource takes besides its own fields. */
@@ -63,6 +69,7 @@ export function providerProps(logicalName: string, args: CommonArgs): Record<str
     adopt: args.adopt,
     adminUrl: args.balancer.adminUrl,
     adminToken: pulumi.secret(args.balancer.adminToken),
+    adminUrls: "adminUrls" in args.balancer ? args.balancer.adminUrls : undefined,
     version: undefined,
   };
 }

@@ -9,11 +9,13 @@ import { AdminError, isAdminError } from "../errors";
 import type { Logger } from "../log";
 import { Metrics } from "../metrics";
 import type { TrafficRuntime } from "../runtime/traffic-runtime";
-import type { Store } from "../store";
+import type { ConfigStore } from "../store";
 import { WWW_AUTHENTICATE, bearerAuth } from "./auth";
 import { AdminRequest, errorReply, sendReply, type Reply } from "./http-io";
 import { routeResolver } from "./routes";
 import { statusRoutes } from "./status-routes";
+import { awaitMinRevision, withRevision } from "./revision-headers";
+import type { WriteReceipt } from "../store";
 
 /**
  * The admin HTTP server: auth, routing, error mapping, one log line and metrics per request.
@@ -27,7 +29,7 @@ import { statusRoutes } from "./status-routes";
  */
 
 export interface AdminServerOptions {
-  store: Store;
+  store: ConfigStore;
   runtime: TrafficRuntime;
   /** The bearer token; never logged. */
   token: string;
@@ -78,7 +80,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     }
     const counts = store.counts();
     for (const kind of kindNames) out.set("ballast_objects", "Objects in the configuration, by kind.", { kind }, counts[kind]);
-    out.set("ballast_config_generation", "Generation of the configuration snapshot last applied.", undefined, store.generation);
+    store.collectMetrics(out);
     return out.render();
   };
   const pages = statusRoutes({ store, runtime, token: options.token, replica: options.replica ?? hostname() });
@@ -96,11 +98,15 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
           allow: allowed.join(", "),
         });
       }
-      return { template: route.template, reply: await handler(req) };
+      const receipt: WriteReceipt = {};
+      if (route.auth && req.method === "GET") await awaitMinRevision(store, req.header("ballast-min-revision"));
+      const reply = await handler(req, receipt);
+      return { template: route.template, reply: route.auth ? withRevision(store, reply, receipt) : reply };
     } catch (err) {
-      if (isAdminError(err)) return { template: route.template, reply: errorReply(err) };
-      log.error({ err, method: req.method, path: pathname }, "admin request failed");
-      return { template: route.template, reply: errorReply(new AdminError("internal")) };
+      const reply = isAdminError(err) ? errorReply(err) : errorReply(new AdminError("internal"));
+      if (!isAdminError(err)) log.error({ err, method: req.method, path: pathname }, "admin request failed");
+      const authenticated = route.auth && !(isAdminError(err) && err.code === "unauthorized");
+      return { template: route.template, reply: authenticated ? withRevision(store, reply, {}) : reply };
     }
   }
 

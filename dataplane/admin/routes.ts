@@ -1,7 +1,7 @@
 import { isKind, kinds, type Kind } from "../../model";
 import { AdminError } from "../errors";
 import type { TrafficRuntime } from "../runtime/traffic-runtime";
-import type { Store } from "../store";
+import type { ConfigStore, WriteReceipt } from "../store";
 import { readJson, type AdminRequest, type Reply } from "./http-io";
 
 /**
@@ -11,7 +11,8 @@ import { readJson, type AdminRequest, type Reply } from "./http-io";
  * unauthenticated client learns nothing about what exists.
  */
 
-export type Handler = (req: AdminRequest) => Promise<Reply>;
+/** `receipt` gets the revision a write committed at (`Ballast-Revision`). */
+export type Handler = (req: AdminRequest, receipt: WriteReceipt) => Promise<Reply>;
 
 export interface Route {
   /** e.g. `/v1/listeners/:name`; `unmatched` for paths that match no route. */
@@ -22,7 +23,7 @@ export interface Route {
 }
 
 export interface RouteDeps {
-  store: Store;
+  store: ConfigStore;
   runtime: TrafficRuntime;
   /** Renders `GET /metrics`. */
   renderMetrics: () => Promise<string>;
@@ -49,8 +50,8 @@ export function routeResolver(deps: RouteDeps): (pathname: string) => Route {
     auth: true,
     methods: {
       GET: async () => ({ status: 200, json: { items: store.list(kind) } }),
-      POST: async (req) => {
-        const stored = await store.create(kind, await readJson(req));
+      POST: async (req, receipt) => {
+        const stored = await store.create(kind, await readJson(req), receipt);
         return { status: 201, json: stored, headers: { location: `/v1/${kind}/${stored.name}`, ...etag(stored.version) } };
       },
     },
@@ -65,13 +66,13 @@ export function routeResolver(deps: RouteDeps): (pathname: string) => Route {
         if (!stored) throw new AdminError("not_found", `no ${kinds[kind].title} named '${name}'`);
         return { status: 200, json: stored, headers: etag(stored.version) };
       },
-      PUT: async (req) => {
+      PUT: async (req, receipt) => {
         const body = await readJson(req);
-        const stored = await store.replace(kind, name, body, req.header("if-match"));
+        const stored = await store.replace(kind, name, body, req.header("if-match"), receipt);
         return { status: 200, json: stored, headers: etag(stored.version) };
       },
-      DELETE: async () => {
-        await store.remove(kind, name);
+      DELETE: async (_req, receipt) => {
+        await store.remove(kind, name, receipt);
         return { status: 204 };
       },
     },
@@ -94,6 +95,12 @@ export function routeResolver(deps: RouteDeps): (pathname: string) => Route {
     methods: { GET: async () => ({ status: 200, json: store.usage(address) }) },
   });
 
+  const replica: Route = {
+    template: "/v1/replica",
+    auth: true,
+    methods: { GET: async () => ({ status: 200, json: store.replica() }) },
+  };
+
   const healthz: Route = { template: "/healthz", auth: false, methods: { GET: async () => ({ status: 200, json: { status: "ok" } }) } };
   const metrics: Route = {
     template: "/metrics",
@@ -113,6 +120,7 @@ export function routeResolver(deps: RouteDeps): (pathname: string) => Route {
     const [, , first = "", second, third] = parts;
     const arg = second ? decodeSegment(second) : undefined;
     if (parts.length === 3 && isKind(first)) return collection(first);
+    if (parts.length === 3 && first === "replica") return replica;
     if (parts.length === 4 && arg !== undefined) {
       if (isKind(first)) return item(first, arg);
       if (first === "servers") return server(arg);

@@ -1,6 +1,6 @@
 import { serverLabel } from "../health/health-state";
 import type { TrafficRuntime, ServerStatus } from "../runtime/traffic-runtime";
-import type { Store } from "../store";
+import type { ConfigStore } from "../store";
 import { MIN_SPAN_MS, ServerRates, rateKey, totalsOf } from "./server-rates";
 
 /**
@@ -56,7 +56,7 @@ export interface StatusReport {
 }
 
 export interface StatusSources {
-  store: Store;
+  store: ConfigStore;
   runtime: TrafficRuntime;
   replica: string;
   rates: ServerRates;
@@ -119,7 +119,7 @@ export async function buildStatusReport(sources: StatusSources): Promise<StatusR
   }
   return {
     replica: sources.replica,
-    generation: store.generation,
+    generation: store.revision,
     at: new Date(now).toISOString(),
     listeners: snapshot.listeners.map((l) => ({ name: l.name, protocol: l.protocol, port: l.port, service: l.service })),
     services,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { TrafficRuntime } from "../runtime/traffic-runtime";
-import type { Store } from "../store";
+import type { ConfigStore } from "../store";
 import { bearerAuth, tokenMatches, WWW_AUTHENTICATE } from "./auth";
 import { readBody, type AdminRequest, type Reply } from "./http-io";
 import type { Route } from "./routes";
@@ -21,7 +21,7 @@ import { buildStatusReport } from "./status-report";
  */
 
 export interface StatusRouteDeps {
-  store: Store;
+  store: ConfigStore;
   runtime: TrafficRuntime;
   token: string;
   /** Shown on the page: BALLAST_REPLICA_NAME or the host name. */

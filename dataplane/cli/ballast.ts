@@ -19,7 +19,7 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
   status: { summary: "the status page as a terminal table", load: () => require("./status").statusCommand },
   export: { summary: "write the whole configuration as a document to stdout", load: () => require("./export").exportCommand },
   import: { summary: "apply a configuration document through the admin API", load: () => require("./import").importCommand },
-  // store-copy (issue 16) is wired here by the lead: { summary: "...", load: () => require("./store-copy").storeCopyCommand },
+  "store-copy": { summary: "copy a file store into an empty etcd prefix, or etcd back into a state dir", load: () => require("./store-copy").storeCopyCommand },
 };
 
 function usage(): string {

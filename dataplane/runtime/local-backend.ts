@@ -8,13 +8,15 @@ import type { TrafficBackend } from "./traffic-backend";
 
 /**
  * The proxies in the primary process itself (`BALLAST_WORKERS=0`): the smallest footprint, one core.
- * `Engine.apply` already leaves the previous listeners live when a port cannot be bound.
+ * `Engine.apply` already leaves the previous listeners live when a port cannot be bound. Listeners
+ * bind with `SO_REUSEPORT` here too, so replicas on one host share their ports (docs/replicas.md);
+ * a port held by a process that did not set it still refuses the bind.
  */
 export class LocalBackend implements TrafficBackend {
   readonly engine: Engine;
 
   constructor(opts: { log: Logger; host: string }) {
-    this.engine = new Engine({ log: opts.log.child({ component: "engine" }), host: opts.host });
+    this.engine = new Engine({ log: opts.log.child({ component: "engine" }), host: opts.host, reusePort: true });
   }
 
   async apply(snapshot: Snapshot, health: HealthTable): Promise<void> {

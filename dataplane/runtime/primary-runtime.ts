@@ -16,6 +16,11 @@ export interface PrimaryRuntimeOptions {
   listenHost?: string;
   logLevel?: string;
   shutdownGraceMs?: number;
+  /**
+   * Replicas on this host share the listener ports (the etcd store): the worker pool's check that a
+   * new port is free then binds with `SO_REUSEPORT` too, so a port a sibling replica holds passes.
+   */
+  sharedPorts?: boolean;
 }
 
 /**
@@ -51,6 +56,7 @@ export class PrimaryRuntime implements TrafficRuntime {
             exec: path.join(__dirname, "worker-main.js"),
             log: opts.log,
             listenHost: host,
+            sharedPorts: opts.sharedPorts ?? false,
             env: {
               BALLAST_LISTEN_HOST: host,
               BALLAST_LOG_LEVEL: opts.logLevel ?? "info",

@@ -20,6 +20,8 @@ export interface WorkerPoolOptions {
   listenHost?: string;
   /** How long to wait for a worker's answer before giving up on it. */
   requestTimeoutMs?: number;
+  /** Probe with `SO_REUSEPORT` too: sibling replicas on this host share the ports (see `probePorts`). */
+  sharedPorts?: boolean;
 }
 
 interface Pending {
@@ -178,12 +180,14 @@ export class WorkerPool implements TrafficBackend {
    * connections: this bind fails on a port anyone holds. (Ephemeral ports, shared through the
    * primary, need no probe: node:cluster's shared-socket path mishandles EADDRINUSE, leaving the
    * dead socket registered so the port cannot be used until a restart, but port 0 never hits it.)
+   * With `sharedPorts` (replicas on the etcd store) the probe sets `SO_REUSEPORT` as the workers do:
+   * a sibling replica holding the port is expected, a process without it still refuses the bind.
    */
   private async probePorts(snapshot: Snapshot): Promise<ListenError | undefined> {
     const live = new Set((this.current?.snapshot.listeners ?? []).map((l) => l.port));
     for (const l of snapshot.listeners) {
       if (l.port === 0 || live.has(l.port)) continue;
-      const err = await probeBind(l.port, this.opts.listenHost ?? "0.0.0.0");
+      const err = await probeBind(l.port, this.opts.listenHost ?? "0.0.0.0", this.opts.sharedPorts ?? false);
       if (err) return new ListenError(l.name, l.port, err);
     }
     return undefined;
@@ -247,10 +251,10 @@ export class WorkerPool implements TrafficBackend {
 }
 
 /** Listens on host:port and closes again; resolves with the error if the port cannot be bound. */
-function probeBind(port: number, host: string): Promise<Error | undefined> {
+function probeBind(port: number, host: string, reusePort: boolean): Promise<Error | undefined> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once("error", (err) => resolve(err));
-    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(undefined)));
+    server.listen({ port, host, exclusive: true, ...(reusePort ? { reusePort: true } : {}) }, () => server.close(() => resolve(undefined)));
   });
 }

@@ -125,13 +125,18 @@ const tempPrefix = (file: string) => `.${basename(file)}.`;
  * cannot be written, synced or renamed. Once the rename succeeded the new state is the file's
  * content; a failure to fsync the directory after it is only reported through `onDirSyncError`.
  */
-export async function writeStateFile(file: string, state: PersistedState, onDirSyncError?: (err: unknown) => void): Promise<void> {
+export function writeStateFile(file: string, state: PersistedState, onDirSyncError?: (err: unknown) => void): Promise<void> {
+  return writeFileAtomic(file, encodeState(state), onDirSyncError);
+}
+
+/** `writeStateFile` for any text: temp file, fsync, rename, fsync of the directory. */
+export async function writeFileAtomic(file: string, text: string, onDirSyncError?: (err: unknown) => void): Promise<void> {
   const dir = dirname(file);
   const temp = join(dir, `${tempPrefix(file)}${process.pid}.${++tempCounter}.tmp`);
   try {
     const fd = await open(temp, "w", 0o600);
     try {
-      await writeFile(fd, encodeState(state));
+      await writeFile(fd, text);
       await fsync(fd);
     } finally {
       await close(fd);

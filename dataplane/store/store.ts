@@ -1,14 +1,19 @@
+import { hostname } from "node:os";
 import { join } from "node:path";
-import { isDeepStrictEqual } from "node:util";
-import { changedImmutableFields, kinds, validate, type Kind, type Specs, type Stored } from "../../model";
+import { type Kind, type Stored } from "../../model";
 import { buildSnapshot, type Snapshot } from "../config/snapshot";
 import { AdminError } from "../errors";
 import type { Logger } from "../log";
+import type { Metrics } from "../metrics";
 import { mkdir } from "./fs-async";
 import { ListenError, type TrafficRuntime } from "../runtime/traffic-runtime";
-import { configObjects, countObjects, emptyCollections, sortedObjects, specOf, withObject, withoutObject, type Collections } from "./collections";
-import { conflictOf, deletionGuard, integrityIssues } from "./integrity";
-import { STATE_FILE_NAME, isPlainObject, readStateFile, removeStaleTempFiles, writeStateFile } from "./state-file";
+import { configObjects, countObjects, emptyCollections, sortedObjects, type Collections } from "./collections";
+import type { ConfigStore, ReplicaInfo, WriteReceipt } from "./config-store";
+import { planCreate, planRemove, planReplace, usageOf, type Plan, type ServerUsage } from "./plans";
+import { STATE_FILE_NAME, readStateFile, removeStaleTempFiles, writeStateFile } from "./state-file";
+import { waitUntil } from "./revision-waiters";
+
+export { ifMatchAccepts, type ServerUsage } from "./plans";
 
 /**
  * The balancer's objects, their integrity and their persistence. Every change runs the pipeline of
@@ -25,44 +30,23 @@ export interface StoreOptions {
   stateDir: string;
   runtime: TrafficRuntime;
   log: Logger;
+  /** `GET /v1/replica`'s name. Default: the hostname. */
+  replicaName?: string;
 }
 
-/** `GET /v1/servers/<address>`: every group holding the address and every service bound to those groups. */
-export interface ServerUsage {
-  address: string;
-  groups: { name: string; type: Specs["server-groups"]["type"]; servers: Specs["server-groups"]["servers"] }[];
-  /** `port` is the service's port (the default port of its servers). */
-  services: { name: string; group: string; port: number }[];
-}
-
-const notAnObject = () => new AdminError("invalid", "the body must be a JSON object", [{ path: "", message: "must be a JSON object" }]);
-
-function notFound(kind: Kind, name: string): AdminError {
-  return new AdminError("not_found", `no ${kinds[kind].title} named '${name}'`);
-}
-
-/**
- * True when an `If-Match` header matches `version`. Accepts `3`, `"3"`, `W/"3"`, a comma-separated
- * list of those, and `*` (any existing object).
- */
-export function ifMatchAccepts(header: string, version: number): boolean {
-  return header.split(",").some((raw) => {
-    const tag = raw.trim().replace(/^W\//, "");
-    return tag === "*" || tag.replace(/^"(.*)"$/, "$1") === String(version);
-  });
-}
-
-export class Store {
+export class Store implements ConfigStore {
   private objects: Collections;
   /** Generation of the last snapshot handed to the runtime; strictly increases, gaps allowed. */
   private lastGeneration: number;
   private queue: Promise<void> = Promise.resolve();
+  private readonly applied = new Set<() => void>();
 
   private constructor(
     private readonly file: string,
     private readonly runtime: TrafficRuntime,
     private readonly log: Logger,
     loaded: { generation: number; objects: Collections },
+    private readonly replicaName: string,
   ) {
     this.objects = loaded.objects;
     this.lastGeneration = loaded.generation;
@@ -77,7 +61,7 @@ export class Store {
     const stale = await removeStaleTempFiles(file);
     if (stale.length > 0) log.warn({ files: stale }, "removed temp files left by an interrupted write");
     log.info({ file, generation: loaded.generation, objects: countObjects(loaded.objects) }, "state loaded");
-    return new Store(file, options.runtime, log, loaded);
+    return new Store(file, options.runtime, log, loaded, options.replicaName ?? hostname());
   }
 
   get stateFile(): string {
@@ -87,6 +71,32 @@ export class Store {
   /** Generation of the snapshot last handed to the runtime. */
   get generation(): number {
     return this.lastGeneration;
+  }
+
+  /** The file store's revision is its generation. */
+  get revision(): number {
+    return this.lastGeneration;
+  }
+
+  waitForRevision(revision: number, timeoutMs: number): Promise<boolean> {
+    return waitUntil(this.applied, () => this.lastGeneration >= revision, timeoutMs);
+  }
+
+  staleSeconds(): undefined {
+    return undefined;
+  }
+
+  replica(): ReplicaInfo {
+    return { name: this.replicaName, store: "file", appliedRevision: this.lastGeneration, state: { status: "connected" }, unboundListeners: [] };
+  }
+
+  collectMetrics(out: Metrics): void {
+    out.set("ballast_config_generation", "Generation of the configuration snapshot last applied.", undefined, this.lastGeneration);
+    out.set("ballast_replica_info", "This replica's name (value 1).", { replica: this.replicaName }, 1);
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
   }
 
   /** The committed configuration as a snapshot, at the generation last applied. */
@@ -107,83 +117,23 @@ export class Store {
   }
 
   /** POST: validates `body`, checks integrity, applies and persists. Resolves with the stored object (version 1). */
-  create<K extends Kind>(kind: K, body: unknown): Promise<Stored<K>> {
-    return this.change(() => {
-      if (!isPlainObject(body)) throw notAnObject();
-      const spec = this.validated(kind, body);
-      if (this.objects[kind].has(spec.name)) {
-        throw new AdminError("already_exists", `a ${kinds[kind].title} named '${spec.name}' already exists`, [
-          { path: "name", message: "is taken" },
-        ]);
-      }
-      this.checkIntegrity(kind, spec);
-      const stored = { ...spec, version: 1 } as Stored<K>;
-      return { next: withObject(this.objects, kind, stored), result: stored };
-    });
+  create<K extends Kind>(kind: K, body: unknown, receipt?: WriteReceipt): Promise<Stored<K>> {
+    return this.change(() => planCreate(this.objects, kind, body), receipt);
   }
 
-  /**
-   * PUT: replaces the object named `name` with `body` (omitted optional fields take their defaults).
-   * The body may omit `name` or repeat it. `ifMatch` is the raw If-Match header, if any. A body equal
-   * to the stored spec changes nothing and keeps the version; otherwise the version goes up by one.
-   */
-  replace<K extends Kind>(kind: K, name: string, body: unknown, ifMatch?: string): Promise<Stored<K>> {
-    return this.change(() => {
-      const current = this.get(kind, name);
-      if (!current) throw notFound(kind, name);
-      if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, current.version)) {
-        throw new AdminError("precondition_failed", `If-Match ${ifMatch} does not match version ${current.version} of '${name}'`);
-      }
-      if (!isPlainObject(body)) throw notAnObject();
-      if (body.name !== undefined && body.name !== name) {
-        throw new AdminError("invalid", "the body's name differs from the name in the URL", [
-          { path: "name", message: `must be '${name}' (as in the URL) or omitted; a new name means a new object` },
-        ]);
-      }
-      const spec = this.validated(kind, { ...body, name });
-      const changed = changedImmutableFields(kind, specOf(current), spec);
-      if (changed.length > 0) {
-        throw new AdminError(
-          "immutable",
-          `cannot change ${changed.join(", ")} of ${kinds[kind].title} '${name}'; replace the object instead`,
-          changed.map((path) => ({ path, message: "is immutable" })),
-        );
-      }
-      if (isDeepStrictEqual(spec, specOf(current))) return { next: undefined, result: current };
-      this.checkIntegrity(kind, spec);
-      const stored = { ...spec, version: current.version + 1 } as Stored<K>;
-      return { next: withObject(this.objects, kind, stored), result: stored };
-    });
+  /** PUT: see `planReplace`. `ifMatch` is the raw If-Match header, if any. */
+  replace<K extends Kind>(kind: K, name: string, body: unknown, ifMatch?: string, receipt?: WriteReceipt): Promise<Stored<K>> {
+    return this.change(() => planReplace(this.objects, kind, name, body, ifMatch), receipt);
   }
 
   /** DELETE: refuses while referenced; deleting a backend service also deletes its health check. */
-  remove(kind: Kind, name: string): Promise<void> {
-    return this.change(() => {
-      if (!this.objects[kind].has(name)) throw notFound(kind, name);
-      const guard = deletionGuard(this.objects, kind, name);
-      if (guard) throw guard;
-      let next = withoutObject(this.objects, kind, name);
-      if (kind === "backend-services") {
-        for (const check of this.objects["health-checks"].values()) {
-          if (check.backendService === name) next = withoutObject(next, "health-checks", check.name);
-        }
-      }
-      return { next, result: undefined };
-    });
+  remove(kind: Kind, name: string, receipt?: WriteReceipt): Promise<void> {
+    return this.change(() => planRemove(this.objects, kind, name), receipt);
   }
 
   /** Reverse lookup of a server address (compared case-insensitively, as written in the groups). */
   usage(address: string): ServerUsage {
-    const wanted = address.toLowerCase();
-    const groups = sortedObjects(this.objects, "server-groups").flatMap((g) => {
-      const servers = (g.servers as ReadonlyArray<{ address: string }>).filter((s) => s.address.toLowerCase() === wanted);
-      return servers.length > 0 ? [{ name: g.name, type: g.type, servers: servers as Specs["server-groups"]["servers"] }] : [];
-    });
-    const names = new Set(groups.map((g) => g.name));
-    const services = sortedObjects(this.objects, "backend-services")
-      .filter((s) => s.serverGroup !== undefined && names.has(s.serverGroup))
-      .map((s) => ({ name: s.name, group: s.serverGroup as string, port: s.port }));
-    return { address, groups, services };
+    return usageOf(this.objects, address);
   }
 
   /** Resolves once every change queued so far has finished (used on shutdown). */
@@ -191,30 +141,15 @@ export class Store {
     return this.queue;
   }
 
-  private validated<K extends Kind>(kind: K, body: unknown): Specs[K] {
-    const result = validate(kind, body);
-    if (!result.ok) throw new AdminError("invalid", `invalid ${kinds[kind].title}`, result.issues);
-    return result.value;
-  }
-
-  private checkIntegrity<K extends Kind>(kind: K, spec: Specs[K]): void {
-    const issues = integrityIssues(this.objects, kind, spec);
-    if (issues.length > 0) {
-      const certificate = issues.some((i) => i.path === "certificate" || i.path.startsWith("certificate."));
-      throw new AdminError("invalid", `invalid ${kinds[kind].title}${certificate ? ": TLS cannot use its certificate" : ""}`, issues);
-    }
-    const clash = conflictOf(this.objects, kind, spec);
-    if (clash) throw clash;
-  }
-
   /**
    * Runs `plan` alone (after every earlier change), then commits its tentative collections.
    * `next: undefined` means nothing to change.
    */
-  private change<T>(plan: () => { next: Collections | undefined; result: T }): Promise<T> {
+  private change<T>(plan: () => Plan<T>, receipt?: WriteReceipt): Promise<T> {
     const run = async () => {
       const { next, result } = plan();
       if (next) await this.commit(next);
+      if (receipt) receipt.revision = this.lastGeneration;
       return result;
     };
     const done = this.queue.then(run);
@@ -251,6 +186,7 @@ export class Store {
       throw new AdminError("state_write_failed", `the state file could not be written (${reason}); nothing changed`);
     }
     this.objects = next;
+    for (const wake of this.applied) wake();
   }
 
   /** Makes the committed configuration live again after a failed change (best effort, logged). */

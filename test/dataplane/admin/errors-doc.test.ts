@@ -25,6 +25,7 @@ describe("error catalogue", () => {
     const expected = [
       "invalid", "invalid_json", "unauthorized", "not_found", "method_not_allowed", "already_exists", "immutable",
       "in_use", "conflict", "port_unavailable", "precondition_failed", "payload_too_large", "state_write_failed", "internal",
+      "store_unavailable", "revision_not_reached",
     ];
     expect(Object.keys(errorCatalogue).sort()).toEqual(expected.sort());
   });
