@@ -7,7 +7,7 @@
 # 1. A `pulumi` already on PATH (the official installer's) is used as it is; nothing is built.
 #    Set BALLAST_FORCE_PINNED_PULUMI=1 to ignore it and use/build the pinned one below.
 # 2. Otherwise the binaries live in $BALLAST_CACHE/pulumi-v$VERSION/bin, where VERSION is the
-#    @pulumi/pulumi version pinned in package.json. When they are there, nothing is built.
+#    @pulumi/pulumi version pinned in package.json's devDependencies. When they are there, nothing is built.
 # 3. Otherwise they are built with `go build` (only the Go module proxy is needed):
 #    - pulumi: github.com/pulumi/pulumi/pkg/v3@v$VERSION, package cmd/pulumi, built from a
 #      small wrapper module written into $BALLAST_CACHE/pulumi-v$VERSION/src/cli;
@@ -35,7 +35,8 @@ _ballast_pulumi_main() {
     esac
   fi
 
-  version="${BALLAST_PULUMI_VERSION:-$(sed -n 's/^[[:space:]]*"@pulumi\/pulumi":[[:space:]]*"[\^~=v]*\([0-9][^"]*\)".*/\1/p' "$repo/package.json" | head -n1)}"
+  # The exact pin of devDependencies (peerDependencies holds the range users' programs may bring).
+  version="${BALLAST_PULUMI_VERSION:-$(sed -n '/"devDependencies"/,/}/ s/^[[:space:]]*"@pulumi\/pulumi":[[:space:]]*"[\^~=v]*\([0-9][^"]*\)".*/\1/p' "$repo/package.json" | head -n1)}"
   if [ -z "$version" ]; then
     echo "ensure-pulumi: cannot read the @pulumi/pulumi version from $repo/package.json" >&2
     return 1
