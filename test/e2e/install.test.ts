@@ -6,13 +6,13 @@
 // Build first (`npm run build && npm run bundle`): the tarball is packed from them.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDataplane, type Dataplane } from "../helpers/dataplane-process";
 import { projectAt, sendRequests, type PulumiProject } from "../helpers/e2e";
 import { startOrigin, type Origin } from "../helpers/origin";
 import { freePort } from "../helpers/ports";
-import { assertTool, describeRun, pinnedPulumiVersion, repoRoot, requireTool, runCommand, toolPath } from "../helpers/toolchain";
+import { assertTool, describeRun, pinnedPulumiVersion, repoRoot, requireTool, runCommand, toolPath, which } from "../helpers/toolchain";
 
 const pulumiTool = requireTool("pulumi");
 if (pulumiTool.skip) console.warn(`[e2e install] skipped outside CI: ${pulumiTool.reason}`);
@@ -43,7 +43,9 @@ describe.skipIf(pulumiTool.skip)(`an installed ballast package${pulumiTool.skip 
   let project: PulumiProject;
   const npmEnv = () => ({ ...process.env, PATH: toolPath(), npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" });
   const npm = async (args: string[], cwd: string) => {
-    const r = await runCommand(join(dirname(process.execPath), "npm"), args, { cwd, env: npmEnv(), timeoutMs: STEP_MS });
+    const npmBin = which("npm", toolPath());
+    if (!npmBin) throw new Error("npm is not on PATH");
+    const r = await runCommand(npmBin, args, { cwd, env: npmEnv(), timeoutMs: STEP_MS });
     if (r.code !== 0) throw new Error(describeRun(`npm ${args.join(" ")}`, r));
     return r;
   };

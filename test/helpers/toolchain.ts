@@ -49,7 +49,7 @@ export const NODE_VERSION: string = process.env.BALLAST_NODE_VERSION || "24.21.0
 /** The local data-plane base image made by scripts/ensure-docker.sh. */
 export const BASE_IMAGE: string = `ballast-base-node:${NODE_VERSION}`;
 
-function which(name: string, path = process.env.PATH ?? ""): string | undefined {
+export function which(name: string, path = process.env.PATH ?? ""): string | undefined {
   for (const dir of path.split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, name);
