@@ -3,6 +3,7 @@ import { changedImmutableFields, kinds, type Kind, type Specs } from "../model";
 import { AdminClient, type AdminClientOptions, type BalancerConnection, type StoredObject } from "./admin-client";
 import { checkInputs } from "./check";
 import { diffProps } from "./diff";
+import { engineFailures } from "./failure-text";
 import { isProviderError, ProviderError } from "./errors";
 import { connectionOf, outputsOf, specFields, type Props } from "./props";
 
@@ -26,8 +27,10 @@ export class BallastResourceProvider implements dynamic.ResourceProvider {
     this.#title = kinds[kind].title;
   }
 
+  /** `checkInputs`, with each failure's path and value written into its reason (see `failure-text.ts`). */
   async check(olds: Props, news: Props): Promise<dynamic.CheckResult> {
-    return checkInputs(this.kind, olds ?? {}, news ?? {});
+    const result = checkInputs(this.kind, olds ?? {}, news ?? {});
+    return result.failures === undefined ? result : { ...result, failures: engineFailures(result.failures, news ?? {}) };
   }
 
   async diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {

@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as z from "zod";
 import type { ForwardedHeader, HttpBackendService, Scheduler, TcpBackendService } from "../model";
 import { shimProvider } from "../provider/shim";
-import { optionalRefName, providerProps, resourceOptions, TYPE_MODULE, type CommonArgs } from "./common";
+import { gated, preflight } from "./preflight";
+import { optionalRefName, providerProps, resourceOptions, TYPE_MODULE, typeToken, type CommonArgs } from "./common";
 import type { ServerGroup } from "./server-group";
 
 type HttpIn = z.input<typeof HttpBackendService>;
@@ -105,6 +106,7 @@ export class BackendService extends pulumi.dynamic.Resource {
       slowStart: args.slowStart,
       proxyProtocol: args.proxyProtocol,
     };
-    super(shimProvider("backend-services"), name, props, resourceOptions(args, opts, []), TYPE_MODULE, "BackendService");
+    super(shimProvider("backend-services"), name, gated(props), resourceOptions(args, opts, []), TYPE_MODULE, "BackendService");
+    preflight(this, { kind: "backend-services", type: typeToken("BackendService"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
   }
 }

@@ -83,3 +83,8 @@ export function resourceOptions(
 
 /** The module of every Ballast dynamic type token: `pulumi-nodejs:dynamic/ballast:<Kind>`. */
 export const TYPE_MODULE = "ballast";
+
+/** The full type token of a Ballast resource, as it appears in URNs. */
+export function typeToken(kind: string): string {
+  return `pulumi-nodejs:dynamic/${TYPE_MODULE}:${kind}`;
+}

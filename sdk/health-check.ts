@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { HealthCheckInput, StatusClass } from "../model";
 import { shimProvider } from "../provider/shim";
+import { gated, preflight } from "./preflight";
 import type { BackendService } from "./backend-service";
-import { providerProps, refName, resourceOptions, TYPE_MODULE, type CommonArgs } from "./common";
+import { providerProps, refName, resourceOptions, TYPE_MODULE, typeToken, type CommonArgs } from "./common";
 
 /** Args of a HealthCheck. Without a health check every server with weight > 0 counts as healthy. */
 export interface HealthCheckArgs extends CommonArgs {
@@ -65,6 +66,7 @@ export class HealthCheck extends pulumi.dynamic.Resource {
       path: args.path,
       statusCodes: args.statusCodes,
     };
-    super(shimProvider("health-checks"), name, props, resourceOptions(args, opts, []), TYPE_MODULE, "HealthCheck");
+    super(shimProvider("health-checks"), name, gated(props), resourceOptions(args, opts, []), TYPE_MODULE, "HealthCheck");
+    preflight(this, { kind: "health-checks", type: typeToken("HealthCheck"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
   }
 }

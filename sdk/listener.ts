@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Certificate, ListenerInput } from "../model";
 import { shimProvider } from "../provider/shim";
+import { gated, preflight } from "./preflight";
 import type { BackendService } from "./backend-service";
-import { providerProps, refName, resourceOptions, TYPE_MODULE, type CommonArgs } from "./common";
+import { providerProps, refName, resourceOptions, TYPE_MODULE, typeToken, type CommonArgs } from "./common";
 
 /** The TLS certificate of an https or tls listener. */
 export interface CertificateArgs {
@@ -57,7 +58,8 @@ export class Listener extends pulumi.dynamic.Resource {
       backendService: refName(args.backendService),
       certificate: secretCertificate(args.certificate),
     };
-    super(shimProvider("listeners"), name, props, resourceOptions(args, opts, ["certificate"]), TYPE_MODULE, "Listener");
+    super(shimProvider("listeners"), name, gated(props), resourceOptions(args, opts, ["certificate"]), TYPE_MODULE, "Listener");
+    preflight(this, { kind: "listeners", type: typeToken("Listener"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
   }
 }
 

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { AvailabilityServer, ServerGroupInput, VirtualServer } from "../model";
 import { shimProvider } from "../provider/shim";
-import { providerProps, resourceOptions, TYPE_MODULE, type CommonArgs } from "./common";
+import { gated, preflight } from "./preflight";
+import { providerProps, resourceOptions, TYPE_MODULE, typeToken, type CommonArgs } from "./common";
 
 /** One server of a group. `weight` is for virtual groups, `role` for availability groups. */
 export interface ServerArgs {
@@ -52,6 +53,7 @@ export class ServerGroup extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ServerGroupArgs, opts?: pulumi.CustomResourceOptions) {
     const props = { ...providerProps(name, args), type: args.type, servers: args.servers };
-    super(shimProvider("server-groups"), name, props, resourceOptions(args, opts, []), TYPE_MODULE, "ServerGroup");
+    super(shimProvider("server-groups"), name, gated(props), resourceOptions(args, opts, []), TYPE_MODULE, "ServerGroup");
+    preflight(this, { kind: "server-groups", type: typeToken("ServerGroup"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
   }
 }
