@@ -1,10 +1,10 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { changedImmutableFields, kinds, type Kind, type Specs } from "../model";
 import { AdminClient, type AdminClientOptions, type BalancerConnection, type StoredObject } from "./admin-client";
-import { checkInputs } from "./check";
 import { diffProps } from "./diff";
 import { deletedDependents, recordDeletion, referencesOf } from "./deletions";
 import { engineFailures } from "./failure-text";
+import { checkWithFreshName } from "./fresh-name";
 import { explained } from "./host-output";
 import { tokenRefusal } from "./token-probe";
 import { isProviderError, ProviderError } from "./errors";
@@ -46,9 +46,9 @@ export class BallastResourceProvider implements dynamic.ResourceProvider {
    * wrong token fails `pulumi preview` with that message instead of showing an update.
    */
   async check(olds: Props, news: Props): Promise<dynamic.CheckResult> {
-    const result = checkInputs(this.kind, olds ?? {}, news ?? {});
-    const failures = engineFailures(result.failures ?? [], news ?? {});
     const connection = connectionOf(news ?? {});
+    const result = await checkWithFreshName(this.kind, olds ?? {}, news ?? {}, connection, this.settings);
+    const failures = engineFailures(result.failures ?? [], news ?? {});
     if (connection && !failures.some((f) => /^admin(Url|Token)\b/.test(f.reason))) {
       const refused = await tokenRefusal(connection, this.kind, this.settings);
       if (refused !== undefined) failures.push({ property: "", reason: refused });

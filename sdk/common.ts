@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { autonamePrefix } from "../provider/autoname";
+import { namingFor } from "./autonaming";
 import type { Balancer } from "./balancer";
 
 /**
@@ -53,13 +53,16 @@ export function optionalRefName(ref: NamedRef | undefined): pulumi.Input<string>
 
 /**
  * The provider-only properties: the connection (token wrapped as a secret), `adopt`, and the
- * explicit `name` or, without one, the autoname prefix that the provider's `check` completes.
+ * naming (`autonaming.ts`): an explicit `name`, or what the provider's `check` names the object from.
  */
-export function providerProps(logicalName: string, args: CommonArgs): Record<string, pulumi.Input<unknown> | undefined> {
+export function providerProps(logicalName: string, args: CommonArgs, kind: string): Record<string, pulumi.Input<unknown> | undefined> {
   if (!args.balancer) throw new Error(`ballast: resource "${logicalName}" needs \`balancer\` (a Balancer, or { adminUrl, adminToken })`);
+  const naming = namingFor(logicalName, typeToken(kind), args.name);
   return {
-    name: args.name,
-    namePrefix: args.name === undefined ? autonamePrefix(logicalName) : undefined,
+    name: naming.name,
+    namePrefix: naming.namePrefix,
+    namePattern: naming.namePattern,
+    nameSeed: naming.nameSeed,
     adopt: args.adopt,
     adminUrl: args.balancer.adminUrl,
     adminToken: pulumi.secret(args.balancer.adminToken),

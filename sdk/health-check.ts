@@ -55,7 +55,7 @@ export class HealthCheck extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: HealthCheckArgs, opts?: pulumi.CustomResourceOptions) {
     const props = {
-      ...providerProps(name, args),
+      ...providerProps(name, args, "HealthCheck"),
       backendService: refName(args.backendService),
       protocol: args.protocol,
       port: args.port,
@@ -66,7 +66,17 @@ export class HealthCheck extends pulumi.dynamic.Resource {
       path: args.path,
       statusCodes: args.statusCodes,
     };
-    super(shimProvider("health-checks"), name, gated(props), resourceOptions(args, opts, []), TYPE_MODULE, "HealthCheck");
-    preflight(this, { kind: "health-checks", type: typeToken("HealthCheck"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
+    // `get` (an id in the options) reads an existing object: nothing to judge, nothing to hold back.
+    const reading = opts?.id !== undefined;
+    super(shimProvider("health-checks"), name, reading ? props : gated(props), resourceOptions(args, opts, []), TYPE_MODULE, "HealthCheck");
+    if (!reading) preflight(this, { kind: "health-checks", type: typeToken("HealthCheck"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
+  }
+
+  /**
+   * Reads the existing HealthCheck named `id` on the balancer into a resource of this program that
+   * Pulumi does not manage (like every Pulumi resource's `get`): its outputs are the live object's.
+   */
+  static get(name: string, id: pulumi.Input<pulumi.ID>, state: Pick<CommonArgs, "balancer">, opts?: pulumi.CustomResourceOptions): HealthCheck {
+    return new HealthCheck(name, { balancer: state.balancer } as HealthCheckArgs, { ...opts, id });
   }
 }

@@ -52,14 +52,24 @@ export class Listener extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ListenerArgs, opts?: pulumi.CustomResourceOptions) {
     const props = {
-      ...providerProps(name, args),
+      ...providerProps(name, args, "Listener"),
       protocol: args.protocol,
       port: args.port,
       backendService: refName(args.backendService),
       certificate: secretCertificate(args.certificate),
     };
-    super(shimProvider("listeners"), name, gated(props), resourceOptions(args, opts, ["certificate"]), TYPE_MODULE, "Listener");
-    preflight(this, { kind: "listeners", type: typeToken("Listener"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
+    // `get` (an id in the options) reads an existing object: nothing to judge, nothing to hold back.
+    const reading = opts?.id !== undefined;
+    super(shimProvider("listeners"), name, reading ? props : gated(props), resourceOptions(args, opts, ["certificate"]), TYPE_MODULE, "Listener");
+    if (!reading) preflight(this, { kind: "listeners", type: typeToken("Listener"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
+  }
+
+  /**
+   * Reads the existing Listener named `id` on the balancer into a resource of this program that
+   * Pulumi does not manage (like every Pulumi resource's `get`): its outputs are the live object's.
+   */
+  static get(name: string, id: pulumi.Input<pulumi.ID>, state: Pick<CommonArgs, "balancer">, opts?: pulumi.CustomResourceOptions): Listener {
+    return new Listener(name, { balancer: state.balancer } as ListenerArgs, { ...opts, id });
   }
 }
 

@@ -197,8 +197,22 @@ function isThenable(value: unknown): boolean {
  * are its provider properties before `gated`, `args` what the program passed.
  */
 export function preflight(resource: object, subject: PreflightSubject, args: Record<string, unknown>): void {
-  report(subject, [...ownIssues(subject.kind, subject.props), ...crossIssues(subject, resource, args)]);
+  const unnamed = ["name", "namePrefix", "namePattern"].every((k) => subject.props[k] === undefined);
+  const own = ownIssues(subject.kind, subject.props).map((i) =>
+    i.path === "name" && unnamed ? { ...i, text: `${i.text}: the stack's pulumi:autonaming setting disables autonaming for this resource; give \`name\`` } : i,
+  );
+  const imports: PreflightIssue[] =
+    subject.opts?.import === undefined
+      ? []
+      : [{ path: "import", text: IMPORT_REFUSAL }];
+  report(subject, [...imports, ...own, ...crossIssues(subject, resource, args)]);
 }
+
+/** Why `import` cannot work for Ballast's resources, and what to do instead. */
+export const IMPORT_REFUSAL =
+  "import: Ballast objects cannot be imported with the `import` option or `pulumi import`: Pulumi imports a dynamic " +
+  "resource without its balancer's address and token, so nothing can read it. Declare the object with its `name` and " +
+  "`adopt: true` instead: the first `pulumi up` takes it over (and `pulumi preview` shows what it changes).";
 
 /** The properties to register: the same, with the admin URL held back until this turn's reports are in. */
 export function gated(props: Record<string, unknown>): Record<string, unknown> {
