@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as z from "zod";
 import type { ForwardedHeader, HttpBackendService, Scheduler, TcpBackendService } from "../model";
 import { shimProvider } from "../provider/shim";
+import { showAdoptChanges } from "./adopt-preview";
 import { gated, preflight } from "./preflight";
 import { optionalRefName, providerProps, resourceOptions, TYPE_MODULE, typeToken, type CommonArgs } from "./common";
 import type { ServerGroup } from "./server-group";
@@ -110,6 +111,7 @@ export class BackendService extends pulumi.dynamic.Resource {
     const reading = opts?.id !== undefined;
     super(shimProvider("backend-services"), name, reading ? props : gated(props), resourceOptions(args, opts, []), TYPE_MODULE, "BackendService");
     if (!reading) preflight(this, { kind: "backend-services", type: typeToken("BackendService"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
+    if (!reading && args.adopt === true) showAdoptChanges(this, "backend-services", props);
   }
 
   /**

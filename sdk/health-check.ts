@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { HealthCheckInput, StatusClass } from "../model";
 import { shimProvider } from "../provider/shim";
+import { showAdoptChanges } from "./adopt-preview";
 import { gated, preflight } from "./preflight";
 import type { BackendService } from "./backend-service";
 import { providerProps, refName, resourceOptions, TYPE_MODULE, typeToken, type CommonArgs } from "./common";
@@ -70,6 +71,7 @@ export class HealthCheck extends pulumi.dynamic.Resource {
     const reading = opts?.id !== undefined;
     super(shimProvider("health-checks"), name, reading ? props : gated(props), resourceOptions(args, opts, []), TYPE_MODULE, "HealthCheck");
     if (!reading) preflight(this, { kind: "health-checks", type: typeToken("HealthCheck"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
+    if (!reading && args.adopt === true) showAdoptChanges(this, "health-checks", props);
   }
 
   /**

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Certificate, ListenerInput } from "../model";
 import { shimProvider } from "../provider/shim";
+import { showAdoptChanges } from "./adopt-preview";
 import { gated, preflight } from "./preflight";
 import type { BackendService } from "./backend-service";
 import { providerProps, refName, resourceOptions, TYPE_MODULE, typeToken, type CommonArgs } from "./common";
@@ -62,6 +63,7 @@ export class Listener extends pulumi.dynamic.Resource {
     const reading = opts?.id !== undefined;
     super(shimProvider("listeners"), name, reading ? props : gated(props), resourceOptions(args, opts, ["certificate"]), TYPE_MODULE, "Listener");
     if (!reading) preflight(this, { kind: "listeners", type: typeToken("Listener"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
+    if (!reading && args.adopt === true) showAdoptChanges(this, "listeners", props);
   }
 
   /**

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { AvailabilityServer, ServerGroupInput, VirtualServer } from "../model";
 import { shimProvider } from "../provider/shim";
+import { showAdoptChanges } from "./adopt-preview";
 import { gated, preflight } from "./preflight";
 import { providerProps, resourceOptions, TYPE_MODULE, typeToken, type CommonArgs } from "./common";
 
@@ -57,6 +58,7 @@ export class ServerGroup extends pulumi.dynamic.Resource {
     const reading = opts?.id !== undefined;
     super(shimProvider("server-groups"), name, reading ? props : gated(props), resourceOptions(args, opts, []), TYPE_MODULE, "ServerGroup");
     if (!reading) preflight(this, { kind: "server-groups", type: typeToken("ServerGroup"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
+    if (!reading && args.adopt === true) showAdoptChanges(this, "server-groups", props);
   }
 
   /**
