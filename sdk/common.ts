@@ -22,14 +22,16 @@ export interface CommonArgs {
   balancer: Balancer | BalancerConnectionArgs;
   /**
    * The name on the balancer, 1-63 characters of a-z 0-9 -, starting with a letter. Default: the
-   * resource's logical name (lowercased, other characters turned into -) followed by `-` and 7
-   * random hex digits, as Pulumi autonames. Changing it replaces the object.
+   * resource's logical name (lowercased, other characters turned into -) followed by `-` and 7 hex
+   * digits, the same in preview and up (or as the stack's `pulumi:autonaming` says). Changing it
+   * replaces the object.
    */
   name?: pulumi.Input<string>;
   /**
    * Take over an object of the same name that already exists on the balancer: `create` reads it and
-   * brings it to the declared state instead of failing with "already exists" (`pulumi import`
-   * cannot import dynamic resources). Default false. Has no effect after creation.
+   * brings it to the declared state instead of failing with "already exists"; `pulumi preview` shows
+   * the fields that changes (`pulumi import` cannot import dynamic resources). Default false. Has no
+   * effect after creation.
    */
   adopt?: pulumi.Input<boolean>;
 }
