@@ -5,6 +5,7 @@ import { diffProps } from "./diff";
 import { deletedDependents, recordDeletion, referencesOf } from "./deletions";
 import { engineFailures } from "./failure-text";
 import { checkWithFreshName } from "./fresh-name";
+import { liveIntegrityIssues } from "./live-integrity";
 import { explained } from "./host-output";
 import { tokenRefusal } from "./token-probe";
 import { isProviderError, ProviderError } from "./errors";
@@ -39,7 +40,6 @@ export class BallastResourceProvider implements dynamic.ResourceProvider {
     this.#title = kinds[kind].title;
   }
 
-  /** `checkInputs`, with each failure's path and value written into its reason (see `failure-text.ts`). */
   /**
    * `checkInputs`, with each failure's path and value written into its reason (see
    * `failure-text.ts`), plus a refused admin token: one probe per balancer and token per run, so a
@@ -52,6 +52,9 @@ export class BallastResourceProvider implements dynamic.ResourceProvider {
     if (connection && !failures.some((f) => /^admin(Url|Token)\b/.test(f.reason))) {
       const refused = await tokenRefusal(connection, this.kind, this.settings);
       if (refused !== undefined) failures.push({ property: "", reason: refused });
+      else if (failures.length === 0 && olds?.backendService !== news?.backendService) {
+        for (const reason of await liveIntegrityIssues(this.kind, result.inputs ?? {}, connection, this.settings)) failures.push({ property: "", reason });
+      }
     }
     return failures.length === 0 ? { inputs: result.inputs } : { inputs: result.inputs, failures };
   }

@@ -20,6 +20,9 @@ const broken = process.env.BROKEN === "1";
 const pool = new ballast.ServerGroup("pool", {
   balancer, type: "virtual", servers: [{ address: "127.0.0.1", port: 8080, weight: broken ? 150 : 50 }],
 });
+if (process.env.BY_NAME) {
+  new ballast.Listener("by-name", { balancer, protocol: "tcp", port: 8082, backendService: process.env.BY_NAME });
+}
 if (broken) {
 const web = new ballast.BackendService("web", {
   balancer, protocol: "http", port: 8080, serverGroup: pool,
@@ -90,5 +93,21 @@ describe.skipIf(pulumiTool.skip)(`pulumi preview of a program with mistakes${pul
     expect(r.stdout + r.stderr).toContain("servers[0].weight: must be a whole number from 0 to 100 (got 150)");
     expect(await groups()).toEqual(before);
     await project.ok(["destroy", "--yes", "--skip-preview", "--stack", "t"], { timeoutMs: STEP_MS, env: env() });
+  });
+
+  it("refuses at preview a tcp listener that names an http service already on the balancer", async () => {
+    const made = await dp.api("/v1/backend-services", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "named-web", protocol: "http", port: 8080 }),
+    });
+    expect(made.status).toBe(201);
+    const r = await project.pulumi(["preview", "--stack", "t"], { timeoutMs: STEP_MS, env: { ...env(), BY_NAME: "named-web" } });
+    const out = r.stdout + r.stderr;
+    expect(r.code, describeRun("preview", r)).not.toBe(0);
+    expect(out).toContain('backendService: a tcp listener needs a tcp service; BackendService "named-web" on the balancer is http');
+    expect(out).not.toContain("{<nil>}");
+    const listeners = (await (await dp.api("/v1/listeners")).json()) as { items: unknown[] };
+    expect(listeners.items).toEqual([]);
   });
 });
