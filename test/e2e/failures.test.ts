@@ -17,6 +17,9 @@ const STEP_MS = 180_000;
 const PROGRAM = `
 const ballast = require("ballast");
 const balancer = { adminUrl: process.env.DP_URL, adminToken: process.env.DP_TOKEN };
+if (process.env.TAKEN_PORT) {
+  new ballast.Listener("front", { balancer, protocol: "http", port: Number(process.env.TAKEN_PORT), backendService: "web" });
+}
 if (process.env.MODE !== "none") {
   const web = new ballast.BackendService("web", { balancer, protocol: "http", port: 8080, name: "web" });
   new ballast.HealthCheck("web-check", { balancer, backendService: web, protocol: "TCP" });
@@ -95,5 +98,18 @@ describe.skipIf(pulumiTool.skip)(`expected failures in pulumi up${pulumiTool.ski
     expect(out).toContain(`the balancer at ${dp.url} refused the admin token (401)`);
     expect(out).not.toMatch(/to update/);
     expect(out, "no JavaScript stack trace").not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/);
+  });
+
+  it("a conflict on create (a port another listener holds): one message, no stack trace, nothing created", async () => {
+    const held = await (await dp.api("/v1/listeners/other")).json() as { port: number };
+    const r = await run(["up", "--yes", "--skip-preview"], { TAKEN_PORT: String(held.port) });
+    const out = r.stdout + r.stderr;
+    expect(r.code, describeRun("up", r)).not.toBe(0);
+    const diag = diagnostics(out);
+    expect(occurrences(diag, 'cannot create Listener "front-'), diag).toBe(1);
+    expect(diag).toContain("[BALLAST_PROVIDER_CONFLICT]");
+    expect(out).not.toContain("ProviderError:");
+    expect(out, "no JavaScript stack trace").not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/);
+    expect((await items("listeners")).map((l) => l.name)).toEqual(["other"]);
   });
 });
