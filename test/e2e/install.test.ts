@@ -4,7 +4,7 @@
 // `up` and `destroy` with the real engine against a data plane process. The program's three files
 // are the code blocks of that README section, so the README cannot drift from what works.
 // Build first (`npm run build && npm run bundle`): the tarball is packed from them.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -99,8 +99,10 @@ describe.skipIf(pulumiTool.skip)(`an installed ballast package${pulumiTool.skip 
     expect(existsSync(join(app, "node_modules/ballast/node_modules/@pulumi/pulumi"))).toBe(false);
     expect(existsSync(join(app, "node_modules/@pulumi/docker/node_modules/@pulumi/pulumi"))).toBe(false);
     // The Balancer's default build context is the installed package: the Dockerfile and the bundle it copies.
+    const context = await runCommand(process.execPath, ["-e", 'process.stdout.write(require("ballast").defaultBuildContext())'], { cwd: app, env: npmEnv(), timeoutMs: 60_000 });
+    expect(context.stdout, describeRun("defaultBuildContext", context)).toBe(realpathSync(join(app, "node_modules/ballast")));
     for (const f of ["Dockerfile", ".dockerignore", "build/image/main.js", "build/state/.keep"]) {
-      expect(existsSync(join(app, "node_modules/ballast", f)), f).toBe(true);
+      expect(existsSync(join(context.stdout, f)), f).toBe(true);
     }
 
     const stateDir = join(work, "state");
