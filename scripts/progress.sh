@@ -5,9 +5,10 @@
 # far)" to stderr every BALLAST_PROGRESS_SECONDS (default 20, so a person watching never waits 30 s
 # without a word). Returns CMD's status.
 with_heartbeat() {
-  local prefix="$1" what="$2" every="${BALLAST_PROGRESS_SECONDS:-20}" start beat rc
+  local prefix="$1" what="$2" every="${BALLAST_PROGRESS_SECONDS:-20}" flags="$-" start beat rc
   shift 2
   start=$(date +%s)
+  set +m # sourced into an interactive shell: no job notices for the ticker
   # The ticker's own sleep is ended with it, so no stray process holds the caller's pipes open.
   (
     trap 'kill "$nap" 2>/dev/null; exit 0' TERM
@@ -23,6 +24,7 @@ with_heartbeat() {
   rc=$?
   kill "$beat" 2>/dev/null
   wait "$beat" 2>/dev/null
+  case "$flags" in *m*) set -m ;; esac
   return "$rc"
 }
 
