@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 /**
  * Autonaming, as Pulumi's own providers do it: `<logical name>-<7 random lowercase hex digits>`
@@ -37,4 +37,50 @@ export function autoname(prefix: string, random: (bytes: number) => Buffer = ran
 /** True when `name` could have been generated from `prefix`. */
 export function isAutonameOf(name: string, prefix: string): boolean {
   return name.length === prefix.length + 1 + AUTONAME_SUFFIX_LENGTH && name.startsWith(`${prefix}-`) && /^[0-9a-f]+$/.test(name.slice(prefix.length + 1));
+}
+
+/**
+ * A stable seed for a resource's autoname: the sdk hashes where the resource is declared (project,
+ * stack, type, logical name), so `pulumi preview` and `pulumi up` (separate processes) pick the
+ * same name, and two stacks that declare the same logical names on one balancer do not.
+ */
+export function nameSeed(...parts: string[]): string {
+  return createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
+}
+
+/** Deterministic bytes for attempt `attempt` of a seed: the same on every run, different per attempt. */
+export function seededRandom(seed: string, attempt: number): (bytes: number) => Buffer {
+  return (bytes) => {
+    const out: Buffer[] = [];
+    for (let block = 0; out.length * 32 < bytes; block++) {
+      out.push(createHash("sha256").update(`${seed}\0${attempt}\0${block}`).digest());
+    }
+    return Buffer.concat(out).subarray(0, bytes);
+  };
+}
+
+/** The random parts a `pulumi:autonaming` pattern may hold, as Pulumi writes them. */
+const RANDOM_TOKEN = /\$\{(hex|alphanum|string|num)\((\d{1,2})\)\}|\$\{uuid\}/g;
+
+/** True when the pattern has random parts (otherwise it names the object the same on every create). */
+export function hasRandomParts(pattern: string): boolean {
+  return new RegExp(RANDOM_TOKEN.source).test(pattern);
+}
+
+/**
+ * Fills the random parts of an autonaming pattern: `${hex(n)}` lowercase hex, `${alphanum(n)}` and
+ * `${string(n)}` lowercase letters and digits (Ballast names are lowercase), `${num(n)}` digits,
+ * `${uuid}` a version-4-shaped UUID. Other parts were filled by the sdk already.
+ */
+export function expandPattern(pattern: string, random: (bytes: number) => Buffer = randomBytes): string {
+  return pattern.replace(RANDOM_TOKEN, (_all, fn: string | undefined, n: string | undefined) => {
+    if (fn === undefined) {
+      const h = random(16).toString("hex");
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    }
+    const length = Number(n);
+    const bytes = random(length);
+    const alphabet = fn === "hex" ? "0123456789abcdef" : fn === "num" ? "0123456789" : "abcdefghijklmnopqrstuvwxyz0123456789";
+    return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
+  });
 }

@@ -1,6 +1,6 @@
 import type { CheckFailure, CheckResult } from "@pulumi/pulumi/dynamic";
 import { fieldIssues, formatPath, kinds, type Kind } from "../model";
-import { autoname } from "./autoname";
+import { autoname, expandPattern, seededRandom } from "./autoname";
 import { specFields, type Props } from "./props";
 import { isUnknown, unknownPaths } from "./unknown";
 
@@ -15,13 +15,14 @@ export function checkInputs(
   olds: Props,
   news: Props,
   random?: (bytes: number) => Buffer,
+  attempt = 0,
 ): CheckResult<Props> {
   const failures: CheckFailure[] = [...connectionFailures(news)];
   if (news.adopt !== undefined && typeof news.adopt !== "boolean" && !isUnknown(news.adopt)) {
     failures.push({ property: "adopt", reason: "must be true or false" });
   }
 
-  const { name, autonamed } = resolveName(olds, news, random);
+  const { name, autonamed } = resolveName(olds, news, random, attempt);
   const spec = { ...specFields(news), ...(name === undefined ? {} : { name }) };
   const unknowns = unknownPaths(spec).map(formatPath);
   const result = kinds[kind].schema.safeParse(spec);
@@ -35,29 +36,38 @@ export function checkInputs(
   const providerInputs: Props = { adminUrl: news.adminUrl, adminToken: news.adminToken };
   if (news.adopt !== undefined) providerInputs.adopt = news.adopt;
   if (news.adminUrls !== undefined) providerInputs.adminUrls = news.adminUrls;
-  if (autonamed) providerInputs.namePrefix = news.namePrefix;
+  if (autonamed) {
+    for (const key of ["namePrefix", "namePattern", "nameSeed"] as const) if (news[key] !== undefined) providerInputs[key] = news[key];
+  }
   const checked = result.success ? (result.data as Props) : spec;
   const inputs = { ...checked, ...providerInputs };
   return failures.length === 0 ? { inputs } : { inputs, failures };
 }
 
 /**
- * The object's name: the explicit `name`, else the autoname this resource already had (same
- * prefix), else a fresh `<prefix>-<7 hex>`. On a replacement Pulumi calls `check` again without
- * olds, so the replacement gets a fresh name and can be created before the old object is deleted.
+ * The object's name: the explicit `name`; else the name this resource already has (an autonamed
+ * resource keeps its name while it lives, also when it is renamed with `aliases` and its prefix
+ * changes); else a new one: `<namePrefix>-<7 hex>` or the `namePattern` filled in. With a
+ * `nameSeed` (set by the sdk) the new name is the same on every run for the same `attempt`, so
+ * preview shows the name `up` creates; the provider tries the next attempt when a name is taken.
+ * On a replacement Pulumi checks again without olds: the taken name (the old object's) moves it on.
  */
 function resolveName(
   olds: Props,
   news: Props,
   random?: (bytes: number) => Buffer,
+  attempt = 0,
 ): { name: unknown; autonamed: boolean } {
   if (news.name !== undefined) return { name: news.name, autonamed: false };
   const prefix = news.namePrefix;
-  if (typeof prefix !== "string" || isUnknown(prefix)) return { name: undefined, autonamed: false };
-  if (olds.namePrefix === prefix && typeof olds.name === "string" && !isUnknown(olds.name)) {
-    return { name: olds.name, autonamed: true };
-  }
-  return { name: autoname(prefix, random), autonamed: true };
+  const pattern = news.namePattern;
+  const usable = (v: unknown): v is string => typeof v === "string" && !isUnknown(v);
+  if (!usable(prefix) && !usable(pattern)) return { name: undefined, autonamed: false };
+  const wasAutonamed = usable(olds.namePrefix) || usable(olds.namePattern);
+  if (wasAutonamed && usable(olds.name)) return { name: olds.name, autonamed: true };
+  const source = random ?? (usable(news.nameSeed) ? seededRandom(news.nameSeed, attempt) : undefined);
+  if (usable(pattern)) return { name: expandPattern(pattern, source), autonamed: true };
+  return { name: autoname(prefix as string, source), autonamed: true };
 }
 
 function connectionFailures(news: Props): CheckFailure[] {

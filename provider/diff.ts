@@ -50,7 +50,7 @@ export function diffProps(kind: Kind, olds: Props, news: Props): DiffDecision {
 
   if (changed.length === 0) return { changes: false, changed };
   if (replaces.length === 0) return { changes: true, changed };
-  const explicitName = news.namePrefix === undefined;
+  const explicitName = news.namePrefix === undefined && news.namePattern === undefined;
   const keeps = (key: string) => !differs(before[key], after[key]);
   const collides = (explicitName && keeps("name")) || collidingFields[kind].some(keeps);
   return { changes: true, replaces, deleteBeforeReplace: collides, changed };

@@ -9,7 +9,7 @@ import { isUnknown } from "./unknown";
  */
 
 /** Provider-only input keys: never sent to the data plane, never validated by the model. */
-export const PROVIDER_KEYS = ["adminUrl", "adminToken", "adopt", "namePrefix", "__provider", "adminUrls"] as const;
+export const PROVIDER_KEYS = ["adminUrl", "adminToken", "adopt", "namePrefix", "namePattern", "nameSeed", "__provider", "adminUrls"] as const;
 
 /** The reserved key under which Pulumi stores the serialized provider. */
 export const PROVIDER_KEY = "__provider";
@@ -26,6 +26,10 @@ export interface ProviderInputs {
   adopt?: boolean;
   /** Set by the sdk when no explicit `name` was given: the prefix `check` autonames from. */
   namePrefix?: string;
+  /** Set by the sdk instead of `namePrefix` under a `pulumi:autonaming` pattern: its random parts still to fill. */
+  namePattern?: string;
+  /** Set by the sdk with either: makes the new name the same in preview and up (see `check.ts`). */
+  nameSeed?: string;
 }
 
 export type Props = Record<string, unknown>;

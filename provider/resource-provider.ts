@@ -1,8 +1,13 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { changedImmutableFields, kinds, type Kind, type Specs } from "../model";
 import { AdminClient, type AdminClientOptions, type BalancerConnection, type StoredObject } from "./admin-client";
-import { checkInputs } from "./check";
 import { diffProps } from "./diff";
+import { deletedDependents, recordDeletion, referencesOf } from "./deletions";
+import { engineFailures } from "./failure-text";
+import { checkWithFreshName } from "./fresh-name";
+import { liveIntegrityIssues } from "./live-integrity";
+import { explained } from "./host-output";
+import { tokenRefusal } from "./token-probe";
 import { isProviderError, ProviderError } from "./errors";
 import { connectionOf, outputsOf, specFields, type Props } from "./props";
 
@@ -10,6 +15,15 @@ import { connectionOf, outputsOf, specFields, type Props } from "./props";
 export type ClientSettings = Omit<AdminClientOptions, "adminUrl" | "adminToken">;
 
 type Operation = "create" | "read" | "update" | "delete";
+
+/** The operation's result; a `ProviderError` is marked explained (see `host-output.ts`) on its way out. */
+async function explaining<T>(operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (err) {
+    throw isProviderError(err) ? explained(err) : err;
+  }
+}
 
 /**
  * The dynamic provider of one kind of Ballast object. Decisions live in pure helpers (`checkInputs`,
@@ -26,8 +40,23 @@ export class BallastResourceProvider implements dynamic.ResourceProvider {
     this.#title = kinds[kind].title;
   }
 
+  /**
+   * `checkInputs`, with each failure's path and value written into its reason (see
+   * `failure-text.ts`), plus a refused admin token: one probe per balancer and token per run, so a
+   * wrong token fails `pulumi preview` with that message instead of showing an update.
+   */
   async check(olds: Props, news: Props): Promise<dynamic.CheckResult> {
-    return checkInputs(this.kind, olds ?? {}, news ?? {});
+    const connection = connectionOf(news ?? {});
+    const result = await checkWithFreshName(this.kind, olds ?? {}, news ?? {}, connection, this.settings);
+    const failures = engineFailures(result.failures ?? [], news ?? {});
+    if (connection && !failures.some((f) => /^admin(Url|Token)\b/.test(f.reason))) {
+      const refused = await tokenRefusal(connection, this.kind, this.settings);
+      if (refused !== undefined) failures.push({ property: "", reason: refused });
+      else if (failures.length === 0 && olds?.backendService !== news?.backendService) {
+        for (const reason of await liveIntegrityIssues(this.kind, result.inputs ?? {}, connection, this.settings)) failures.push({ property: "", reason });
+      }
+    }
+    return failures.length === 0 ? { inputs: result.inputs } : { inputs: result.inputs, failures };
   }
 
   async diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
@@ -37,6 +66,22 @@ export class BallastResourceProvider implements dynamic.ResourceProvider {
 
   /** POST; with `adopt`, an existing object of the same name is read and brought to the declared state. */
   async create(inputs: Props): Promise<dynamic.CreateResult> {
+    return explaining(this.#create(inputs));
+  }
+
+  async read(id: string, props?: Props): Promise<dynamic.ReadResult> {
+    return explaining(this.#read(id, props));
+  }
+
+  async update(id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
+    return explaining(this.#update(id, olds, news));
+  }
+
+  async delete(id: string, props: Props): Promise<void> {
+    return explaining(this.#delete(id, props));
+  }
+
+  async #create(inputs: Props): Promise<dynamic.CreateResult> {
     const connection = this.#connection(inputs, "create", inputs.name);
     const spec = specFields(inputs) as Props & { name: string };
     return this.#withClient(connection, async (client) => {
@@ -63,7 +108,7 @@ export class BallastResourceProvider implements dynamic.ResourceProvider {
   }
 
   /** GET; a missing object returns no id, so `pulumi refresh` drops it from the state. */
-  async read(id: string, props?: Props): Promise<dynamic.ReadResult> {
+  async #read(id: string, props?: Props): Promise<dynamic.ReadResult> {
     const connection = this.#connection(props ?? {}, "read", id);
     return this.#withClient(connection, async (client) => {
       const live = await client.get(this.kind, id);
@@ -73,7 +118,7 @@ export class BallastResourceProvider implements dynamic.ResourceProvider {
   }
 
   /** PUT with `If-Match` of the version Pulumi knows; a stale version means someone else changed it. */
-  async update(id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
+  async #update(id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
     const connection = this.#connection(news, "update", id);
     const spec = specFields(news);
     const known = typeof olds.version === "number" ? olds.version : undefined;
@@ -91,15 +136,23 @@ export class BallastResourceProvider implements dynamic.ResourceProvider {
     });
   }
 
-  /** DELETE; 404 is success (already gone); 409 in_use names what still uses the object. */
-  async delete(id: string, props: Props): Promise<void> {
+  /**
+   * DELETE; 404 is success (already gone); 409 in_use names what still uses the object and what this
+   * run already deleted that depended on it (the next `up` of a fixed program creates those again).
+   */
+  async #delete(id: string, props: Props): Promise<void> {
     const connection = this.#connection(props, "delete", id);
     await this.#withClient(connection, async (client) => {
       try {
         await client.delete(this.kind, id);
+        recordDeletion({ kind: this.kind, name: id, balancer: client.adminUrl, refersTo: referencesOf(props) });
       } catch (err) {
         if (isProviderError(err, "BALLAST_PROVIDER_IN_USE")) {
-          throw this.#withHint(err, "delete", client, id, "Delete those first, or point them at another object; objects Pulumi manages are deleted in dependency order when they refer to this resource by object rather than by name.");
+          const gone = deletedDependents(client.adminUrl, this.kind, id).map((d) => `${kinds[d.kind].title} "${d.name}"`);
+          const already = gone.length === 0
+            ? ""
+            : ` Already deleted in this run because they depended on it: ${gone.join(", ")}; if you keep this ${this.#title} in the program, the next \`pulumi up\` creates them again.`;
+          throw this.#withHint(err, "delete", client, id, `Delete those first, or point them at another object; objects Pulumi manages are deleted in dependency order when they refer to this resource by object rather than by name.${already}`);
         }
         throw err;
       }

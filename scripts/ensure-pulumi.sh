@@ -7,7 +7,7 @@
 # 1. A `pulumi` already on PATH (the official installer's) is used as it is; nothing is built.
 #    Set BALLAST_FORCE_PINNED_PULUMI=1 to ignore it and use/build the pinned one below.
 # 2. Otherwise the binaries live in $BALLAST_CACHE/pulumi-v$VERSION/bin, where VERSION is the
-#    @pulumi/pulumi version pinned in package.json. When they are there, nothing is built.
+#    @pulumi/pulumi version pinned in package.json's devDependencies. When they are there, nothing is built.
 # 3. Otherwise they are built with `go build` (only the Go module proxy is needed):
 #    - pulumi: github.com/pulumi/pulumi/pkg/v3@v$VERSION, package cmd/pulumi, built from a
 #      small wrapper module written into $BALLAST_CACHE/pulumi-v$VERSION/src/cli;
@@ -16,6 +16,14 @@
 #    - pulumi-resource-pulumi-nodejs: a shell script running @pulumi/pulumi/cmd/dynamic-provider
 #      from the node_modules of the directory the engine starts it in (the project dir).
 # The language host is rebuilt (in seconds) whenever its sources change (stamp file).
+
+# shellcheck source=scripts/progress.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/progress.sh"
+
+# _ballast_go_build DIR MODFLAG OUT LDFLAGS PACKAGE: one static, trimmed go build in DIR.
+_ballast_go_build() {
+  (cd "$1" && GOFLAGS="$2 -buildvcs=false" CGO_ENABLED=0 go build -trimpath -ldflags "$4" -o "$3" "$5")
+}
 
 _ballast_pulumi_main() {
   local repo cache version dir bin src stamp want t0 t1
@@ -35,7 +43,8 @@ _ballast_pulumi_main() {
     esac
   fi
 
-  version="${BALLAST_PULUMI_VERSION:-$(sed -n 's/^[[:space:]]*"@pulumi\/pulumi":[[:space:]]*"[\^~=v]*\([0-9][^"]*\)".*/\1/p' "$repo/package.json" | head -n1)}"
+  # The exact pin of devDependencies (peerDependencies holds the range users' programs may bring).
+  version="${BALLAST_PULUMI_VERSION:-$(sed -n '/"devDependencies"/,/}/ s/^[[:space:]]*"@pulumi\/pulumi":[[:space:]]*"[\^~=v]*\([0-9][^"]*\)".*/\1/p' "$repo/package.json" | head -n1)}"
   if [ -z "$version" ]; then
     echo "ensure-pulumi: cannot read the @pulumi/pulumi version from $repo/package.json" >&2
     return 1
@@ -76,12 +85,10 @@ package tools
 import _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
 EOF
     t0=$(date +%s)
-    (
-      cd "$src" &&
-        GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 go build -trimpath \
-          -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$version" \
-          -o "$bin/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-    ) || { rm -f "$bin/pulumi.tmp"; echo "ensure-pulumi: building the pulumi CLI failed" >&2; return 1; }
+    with_heartbeat ensure-pulumi "building pulumi v$version: go downloads its modules, then compiles them" \
+      _ballast_go_build "$src" -mod=mod "$bin/pulumi.tmp" \
+      "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$version" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ||
+      { rm -f "$bin/pulumi.tmp"; echo "ensure-pulumi: building the pulumi CLI failed" >&2; return 1; }
     mv "$bin/pulumi.tmp" "$bin/pulumi"
     t1=$(date +%s)
     echo "ensure-pulumi: built $bin/pulumi in $((t1 - t0)) s" >&2
@@ -95,11 +102,10 @@ EOF
     if [ ! -x "$bin/pulumi-language-nodejs" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
       command -v go >/dev/null 2>&1 || { echo "ensure-pulumi: go is needed to build the language host" >&2; return 1; }
       t0=$(date +%s)
-      (
-        cd "$src" &&
-          GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" \
-            -o "$bin/pulumi-language-nodejs.tmp" .
-      ) || { rm -f "$bin/pulumi-language-nodejs.tmp"; echo "ensure-pulumi: building the language host failed" >&2; return 1; }
+      echo "ensure-pulumi: building the nodejs language host ($src)" >&2
+      with_heartbeat ensure-pulumi "building the nodejs language host" \
+        _ballast_go_build "$src" -mod=readonly "$bin/pulumi-language-nodejs.tmp" "-s -w -X main.version=$version" . ||
+        { rm -f "$bin/pulumi-language-nodejs.tmp"; echo "ensure-pulumi: building the language host failed" >&2; return 1; }
       mv "$bin/pulumi-language-nodejs.tmp" "$bin/pulumi-language-nodejs"
       echo "$want" >"$stamp"
       t1=$(date +%s)

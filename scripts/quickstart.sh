@@ -27,6 +27,8 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
+# shellcheck source=scripts/progress.sh
+. scripts/progress.sh
 QS="$REPO/.ballast"
 STACK=dev
 PASSPHRASE=ballast-quickstart
@@ -270,11 +272,9 @@ start() {
   pulumi stack select --create "$STACK" --non-interactive >/dev/null 2>&1 ||
     die "cannot select or create the stack $STACK in $PULUMI_BACKEND_URL"
   say "pulumi up --yes -s $STACK"
-  timeout 600 pulumi up --yes --skip-preview --stack "$STACK" --non-interactive --suppress-progress >"$QS/pulumi-up.log" 2>&1 || {
-    cat "$QS/pulumi-up.log" >&2
-    die "pulumi up failed (log: $QS/pulumi-up.log)"
-  }
-  grep -E '^ *[+~-].*(created|updated|deleted|replaced)|^Resources:|^ +[0-9]+ (created|updated|deleted|replaced|unchanged)' "$QS/pulumi-up.log" | sed 's/^/  /' >&2 || true
+  # Shown live (each resource as Pulumi steps it), and kept in the log.
+  run_live "$QS/pulumi-up.log" timeout 600 pulumi up --yes --skip-preview --stack "$STACK" --non-interactive ||
+    die "pulumi up failed (output above; log: $QS/pulumi-up.log)"
   write_env
 
   local traffic=0

@@ -2,7 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as z from "zod";
 import type { ForwardedHeader, HttpBackendService, Scheduler, TcpBackendService } from "../model";
 import { shimProvider } from "../provider/shim";
-import { optionalRefName, providerProps, resourceOptions, TYPE_MODULE, type CommonArgs } from "./common";
+import { showAdoptChanges } from "./adopt-preview";
+import { gated, preflight } from "./preflight";
+import { optionalRefName, providerProps, resourceOptions, TYPE_MODULE, typeToken, type CommonArgs } from "./common";
 import type { ServerGroup } from "./server-group";
 
 type HttpIn = z.input<typeof HttpBackendService>;
@@ -94,7 +96,7 @@ export class BackendService extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: BackendServiceArgs, opts?: pulumi.CustomResourceOptions) {
     const props = {
-      ...providerProps(name, args),
+      ...providerProps(name, args, "BackendService"),
       protocol: args.protocol,
       port: args.port,
       scheduler: args.scheduler,
@@ -105,6 +107,18 @@ export class BackendService extends pulumi.dynamic.Resource {
       slowStart: args.slowStart,
       proxyProtocol: args.proxyProtocol,
     };
-    super(shimProvider("backend-services"), name, props, resourceOptions(args, opts, []), TYPE_MODULE, "BackendService");
+    // `get` (an id in the options) reads an existing object: nothing to judge, nothing to hold back.
+    const reading = opts?.id !== undefined;
+    super(shimProvider("backend-services"), name, reading ? props : gated(props), resourceOptions(args, opts, []), TYPE_MODULE, "BackendService");
+    if (!reading) preflight(this, { kind: "backend-services", type: typeToken("BackendService"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
+    if (!reading && args.adopt === true) showAdoptChanges(this, "backend-services", props);
+  }
+
+  /**
+   * Reads the existing BackendService named `id` on the balancer into a resource of this program that
+   * Pulumi does not manage (like every Pulumi resource's `get`): its outputs are the live object's.
+   */
+  static get(name: string, id: pulumi.Input<pulumi.ID>, state: Pick<CommonArgs, "balancer">, opts?: pulumi.CustomResourceOptions): BackendService {
+    return new BackendService(name, { balancer: state.balancer } as BackendServiceArgs, { ...opts, id });
   }
 }

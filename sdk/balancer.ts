@@ -114,8 +114,17 @@ export class Balancer extends pulumi.ComponentResource {
   }
 }
 
+/**
+ * The directory a Balancer builds its image from when `build.context` is not given: the root of the
+ * installed `ballast` package, which ships the `Dockerfile`, `.dockerignore` and the bundle
+ * (`build/image/`, `build/state/`).
+ */
+export function defaultBuildContext(): string {
+  return packageRoot();
+}
+
 function buildImage(name: string, build: BalancerBuildArgs, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
-  const context = build.context ?? packageRoot();
+  const context = build.context ?? defaultBuildContext();
   const image = new docker.Image(
     `${name}-image`,
     {

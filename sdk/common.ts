@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { autonamePrefix } from "../provider/autoname";
+import { namingFor } from "./autonaming";
 import type { Balancer } from "./balancer";
 
 /**
@@ -28,14 +28,16 @@ export interface CommonArgs {
   balancer: Balancer | BalancerConnectionArgs;
   /**
    * The name on the balancer, 1-63 characters of a-z 0-9 -, starting with a letter. Default: the
-   * resource's logical name (lowercased, other characters turned into -) followed by `-` and 7
-   * random hex digits, as Pulumi autonames. Changing it replaces the object.
+   * resource's logical name (lowercased, other characters turned into -) followed by `-` and 7 hex
+   * digits, the same in preview and up (or as the stack's `pulumi:autonaming` says). Changing it
+   * replaces the object.
    */
   name?: pulumi.Input<string>;
   /**
    * Take over an object of the same name that already exists on the balancer: `create` reads it and
-   * brings it to the declared state instead of failing with "already exists" (`pulumi import`
-   * cannot import dynamic resources). Default false. Has no effect after creation.
+   * brings it to the declared state instead of failing with "already exists"; `pulumi preview` shows
+   * the fields that changes (`pulumi import` cannot import dynamic resources). Default false. Has no
+   * effect after creation.
    */
   adopt?: pulumi.Input<boolean>;
 }
@@ -59,13 +61,16 @@ export function optionalRefName(ref: NamedRef | undefined): pulumi.Input<string>
 
 /**
  * The provider-only properties: the connection (token wrapped as a secret), `adopt`, and the
- * explicit `name` or, without one, the autoname prefix that the provider's `check` completes.
+ * naming (`autonaming.ts`): an explicit `name`, or what the provider's `check` names the object from.
  */
-export function providerProps(logicalName: string, args: CommonArgs): Record<string, pulumi.Input<unknown> | undefined> {
+export function providerProps(logicalName: string, args: CommonArgs, kind: string): Record<string, pulumi.Input<unknown> | undefined> {
   if (!args.balancer) throw new Error(`ballast: resource "${logicalName}" needs \`balancer\` (a Balancer, or { adminUrl, adminToken })`);
+  const naming = namingFor(logicalName, typeToken(kind), args.name);
   return {
-    name: args.name,
-    namePrefix: args.name === undefined ? autonamePrefix(logicalName) : undefined,
+    name: naming.name,
+    namePrefix: naming.namePrefix,
+    namePattern: naming.namePattern,
+    nameSeed: naming.nameSeed,
     adopt: args.adopt,
     adminUrl: args.balancer.adminUrl,
     adminToken: pulumi.secret(args.balancer.adminToken),
@@ -90,3 +95,8 @@ export function resourceOptions(
 
 /** The module of every Ballast dynamic type token: `pulumi-nodejs:dynamic/ballast:<Kind>`. */
 export const TYPE_MODULE = "ballast";
+
+/** The full type token of a Ballast resource, as it appears in URNs. */
+export function typeToken(kind: string): string {
+  return `pulumi-nodejs:dynamic/${TYPE_MODULE}:${kind}`;
+}

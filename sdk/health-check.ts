@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { HealthCheckInput, StatusClass } from "../model";
 import { shimProvider } from "../provider/shim";
+import { showAdoptChanges } from "./adopt-preview";
+import { gated, preflight } from "./preflight";
 import type { BackendService } from "./backend-service";
-import { providerProps, refName, resourceOptions, TYPE_MODULE, type CommonArgs } from "./common";
+import { providerProps, refName, resourceOptions, TYPE_MODULE, typeToken, type CommonArgs } from "./common";
 
 /** Args of a HealthCheck. Without a health check every server with weight > 0 counts as healthy. */
 export interface HealthCheckArgs extends CommonArgs {
@@ -54,7 +56,7 @@ export class HealthCheck extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: HealthCheckArgs, opts?: pulumi.CustomResourceOptions) {
     const props = {
-      ...providerProps(name, args),
+      ...providerProps(name, args, "HealthCheck"),
       backendService: refName(args.backendService),
       protocol: args.protocol,
       port: args.port,
@@ -65,6 +67,18 @@ export class HealthCheck extends pulumi.dynamic.Resource {
       path: args.path,
       statusCodes: args.statusCodes,
     };
-    super(shimProvider("health-checks"), name, props, resourceOptions(args, opts, []), TYPE_MODULE, "HealthCheck");
+    // `get` (an id in the options) reads an existing object: nothing to judge, nothing to hold back.
+    const reading = opts?.id !== undefined;
+    super(shimProvider("health-checks"), name, reading ? props : gated(props), resourceOptions(args, opts, []), TYPE_MODULE, "HealthCheck");
+    if (!reading) preflight(this, { kind: "health-checks", type: typeToken("HealthCheck"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
+    if (!reading && args.adopt === true) showAdoptChanges(this, "health-checks", props);
+  }
+
+  /**
+   * Reads the existing HealthCheck named `id` on the balancer into a resource of this program that
+   * Pulumi does not manage (like every Pulumi resource's `get`): its outputs are the live object's.
+   */
+  static get(name: string, id: pulumi.Input<pulumi.ID>, state: Pick<CommonArgs, "balancer">, opts?: pulumi.CustomResourceOptions): HealthCheck {
+    return new HealthCheck(name, { balancer: state.balancer } as HealthCheckArgs, { ...opts, id });
   }
 }

@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Certificate, ListenerInput } from "../model";
 import { shimProvider } from "../provider/shim";
+import { showAdoptChanges } from "./adopt-preview";
+import { gated, preflight } from "./preflight";
 import type { BackendService } from "./backend-service";
-import { providerProps, refName, resourceOptions, TYPE_MODULE, type CommonArgs } from "./common";
+import { providerProps, refName, resourceOptions, TYPE_MODULE, typeToken, type CommonArgs } from "./common";
 
 /** The TLS certificate of an https or tls listener. */
 export interface CertificateArgs {
@@ -51,13 +53,25 @@ export class Listener extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ListenerArgs, opts?: pulumi.CustomResourceOptions) {
     const props = {
-      ...providerProps(name, args),
+      ...providerProps(name, args, "Listener"),
       protocol: args.protocol,
       port: args.port,
       backendService: refName(args.backendService),
       certificate: secretCertificate(args.certificate),
     };
-    super(shimProvider("listeners"), name, props, resourceOptions(args, opts, ["certificate"]), TYPE_MODULE, "Listener");
+    // `get` (an id in the options) reads an existing object: nothing to judge, nothing to hold back.
+    const reading = opts?.id !== undefined;
+    super(shimProvider("listeners"), name, reading ? props : gated(props), resourceOptions(args, opts, ["certificate"]), TYPE_MODULE, "Listener");
+    if (!reading) preflight(this, { kind: "listeners", type: typeToken("Listener"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
+    if (!reading && args.adopt === true) showAdoptChanges(this, "listeners", props);
+  }
+
+  /**
+   * Reads the existing Listener named `id` on the balancer into a resource of this program that
+   * Pulumi does not manage (like every Pulumi resource's `get`): its outputs are the live object's.
+   */
+  static get(name: string, id: pulumi.Input<pulumi.ID>, state: Pick<CommonArgs, "balancer">, opts?: pulumi.CustomResourceOptions): Listener {
+    return new Listener(name, { balancer: state.balancer } as ListenerArgs, { ...opts, id });
   }
 }
 

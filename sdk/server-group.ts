@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { AvailabilityServer, ServerGroupInput, VirtualServer } from "../model";
 import { shimProvider } from "../provider/shim";
-import { providerProps, resourceOptions, TYPE_MODULE, type CommonArgs } from "./common";
+import { showAdoptChanges } from "./adopt-preview";
+import { gated, preflight } from "./preflight";
+import { providerProps, resourceOptions, TYPE_MODULE, typeToken, type CommonArgs } from "./common";
 
 /** One server of a group. `weight` is for virtual groups, `role` for availability groups. */
 export interface ServerArgs {
@@ -51,7 +53,19 @@ export class ServerGroup extends pulumi.dynamic.Resource {
   declare readonly adminToken: pulumi.Output<string>;
 
   constructor(name: string, args: ServerGroupArgs, opts?: pulumi.CustomResourceOptions) {
-    const props = { ...providerProps(name, args), type: args.type, servers: args.servers };
-    super(shimProvider("server-groups"), name, props, resourceOptions(args, opts, []), TYPE_MODULE, "ServerGroup");
+    const props = { ...providerProps(name, args, "ServerGroup"), type: args.type, servers: args.servers };
+    // `get` (an id in the options) reads an existing object: nothing to judge, nothing to hold back.
+    const reading = opts?.id !== undefined;
+    super(shimProvider("server-groups"), name, reading ? props : gated(props), resourceOptions(args, opts, []), TYPE_MODULE, "ServerGroup");
+    if (!reading) preflight(this, { kind: "server-groups", type: typeToken("ServerGroup"), name, opts, props, balancer: args.balancer }, args as unknown as Record<string, unknown>);
+    if (!reading && args.adopt === true) showAdoptChanges(this, "server-groups", props);
+  }
+
+  /**
+   * Reads the existing ServerGroup named `id` on the balancer into a resource of this program that
+   * Pulumi does not manage (like every Pulumi resource's `get`): its outputs are the live object's.
+   */
+  static get(name: string, id: pulumi.Input<pulumi.ID>, state: Pick<CommonArgs, "balancer">, opts?: pulumi.CustomResourceOptions): ServerGroup {
+    return new ServerGroup(name, { balancer: state.balancer } as ServerGroupArgs, { ...opts, id });
   }
 }

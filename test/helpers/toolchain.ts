@@ -27,13 +27,16 @@ export function ballastCache(): string {
   return process.env.BALLAST_CACHE || join(homedir(), ".cache", "ballast");
 }
 
-/** The @pulumi/pulumi version pinned in package.json (the CLI is built at the same version). */
+/**
+ * The @pulumi/pulumi version pinned in package.json's devDependencies (the CLI is built at the same
+ * version; users' programs bring their own copy through the peer dependency's range).
+ */
 export function pinnedPulumiVersion(): string {
   const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as {
-    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
   };
-  const spec = pkg.dependencies?.["@pulumi/pulumi"];
-  if (!spec) throw new Error("package.json has no @pulumi/pulumi dependency");
+  const spec = pkg.devDependencies?.["@pulumi/pulumi"];
+  if (!spec) throw new Error("package.json has no @pulumi/pulumi devDependency");
   return spec.replace(/^[\^~=v]+/, "");
 }
 
@@ -46,7 +49,7 @@ export const NODE_VERSION: string = process.env.BALLAST_NODE_VERSION || "24.21.0
 /** The local data-plane base image made by scripts/ensure-docker.sh. */
 export const BASE_IMAGE: string = `ballast-base-node:${NODE_VERSION}`;
 
-function which(name: string, path = process.env.PATH ?? ""): string | undefined {
+export function which(name: string, path = process.env.PATH ?? ""): string | undefined {
   for (const dir of path.split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, name);

@@ -270,10 +270,31 @@ describe("checkInputs", () => {
       expect(checkInputs("backend-services", {}, { ...autonamed, ...connection }, other).inputs!.name).toBe("web-1212121");
     });
 
-    it("gives a fresh name when the prefix changes", () => {
+    it("keeps its name when the prefix changes: a rename with aliases keeps the object (issue 18)", () => {
       const first = check("backend-services", autonamed).inputs!;
       const renamed = check("backend-services", { ...autonamed, namePrefix: "api" }, first).inputs!;
-      expect(renamed.name).toMatch(hexName("api"));
+      expect(renamed.name).toBe(first.name);
+      expect(renamed.namePrefix).toBe("api");
+    });
+
+    it("with a seed, names the same on every run (preview shows what up creates), and differently per attempt", () => {
+      const seeded = { ...autonamed, nameSeed: "0123456789abcdef" };
+      const a = checkInputs("backend-services", {}, { ...seeded, ...connection }, undefined, 0).inputs!.name;
+      const b = checkInputs("backend-services", {}, { ...seeded, ...connection }, undefined, 0).inputs!.name;
+      const next = checkInputs("backend-services", {}, { ...seeded, ...connection }, undefined, 1).inputs!.name;
+      expect(a).toMatch(hexName("web"));
+      expect(b).toBe(a);
+      expect(next).toMatch(hexName("web"));
+      expect(next).not.toBe(a);
+    });
+
+    it("fills a pulumi:autonaming pattern's random parts and keeps the pattern for later checks", () => {
+      const patterned = { protocol: "http", port: 80, namePattern: "web-${hex(4)}-${num(2)}", nameSeed: "s" };
+      const result = check("backend-services", patterned);
+      expect(result.failures).toBeUndefined();
+      expect(result.inputs?.name).toMatch(/^web-[0-9a-f]{4}-[0-9]{2}$/);
+      expect(result.inputs?.namePattern).toBe(patterned.namePattern);
+      expect(check("backend-services", patterned, result.inputs!).inputs?.name).toBe(result.inputs?.name);
     });
 
     it("uses an explicit name as given and drops the prefix", () => {

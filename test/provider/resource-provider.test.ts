@@ -105,6 +105,18 @@ describe("BallastResourceProvider against a real data plane", () => {
     expect((await dp.api(`/v1/server-groups/${created.id}`)).status).toBe(200);
   });
 
+  it("gives a replacement the next seeded name while the old object holds the first, the same on every check (issue 18)", async () => {
+    const news = { protocol: "http", port: 80, namePrefix: "seeded", nameSeed: unique("seed"), ...conn };
+    const first = await providers["backend-services"].check({}, news);
+    expect(first.inputs?.name).toMatch(/^seeded-[0-9a-f]{7}$/);
+    expect((await providers["backend-services"].check({}, news)).inputs?.name).toBe(first.inputs?.name);
+    await providers["backend-services"].create(first.inputs!);
+    const replacement = await providers["backend-services"].check({}, news);
+    expect(replacement.inputs?.name).toMatch(/^seeded-[0-9a-f]{7}$/);
+    expect(replacement.inputs?.name).not.toBe(first.inputs?.name);
+    expect((await providers["backend-services"].check({}, news)).inputs?.name).toBe(replacement.inputs?.name);
+  });
+
   it("treats a delete of an object that is already gone as success", async () => {
     await expect(providers["backend-services"].delete("never-was", { ...conn })).resolves.toBeUndefined();
   });
