@@ -74,6 +74,9 @@ export class Exchange {
   private pendingDrain = false;
   /** The client's socket buffer is full: the server's socket is paused until it drains. */
   private clientFull = false;
+  /** monotonicMs() when the request head went to a connection, and when the final response head came (-1: not yet), for the access log. */
+  sentAt = -1;
+  headAt = -1;
 
   constructor(
     readonly req: Downstream,
@@ -121,7 +124,8 @@ export class Exchange {
     s.cork();
     s.write(this.head + CRLF, "latin1");
     this.headWritten = true;
-    this.headDeadline = monotonicMs() + this.limits.upstreamHeadersTimeoutMs;
+    this.sentAt = monotonicMs();
+    this.headDeadline = this.sentAt + this.limits.upstreamHeadersTimeoutMs;
     if (!req.hasBody) this.bodyDone = true;
     else req.readBody((chunk) => this.onRequestBody(chunk), () => this.onRequestEnd());
     s.uncork();
@@ -193,7 +197,7 @@ export class Exchange {
   /** The final response's head has come: the head timeout ends and the body's starts. */
   private responding(status: number, keepAlive: boolean): void {
     this.headDeadline = -1;
-    this.lastBodyAt = monotonicMs();
+    this.lastBodyAt = this.headAt = monotonicMs();
     this.keepAlive = keepAlive;
     this.status = status;
   }
