@@ -9,6 +9,7 @@
 #   4. a Docker engine and the local base image (scripts/ensure-docker.sh); a dockerd started
 #      here is stopped again at the end, by its PID
 #   5. go test of our nodejs language host (tools/pulumi-language-nodejs)
+#   5b. promtool (scripts/ensure-promtool.sh: Debian's prometheus package) for the metrics tests
 #   6. npm test (tsc build, the image bundle, vitest)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,6 +27,7 @@ stop_docker() { if [ "$docker_was_up" = 0 ]; then bash scripts/ensure-docker.sh 
 trap stop_docker EXIT
 
 (cd tools/pulumi-language-nodejs && go test ./...)
+bash scripts/ensure-promtool.sh >/dev/null
 mkdir -p .ballast
 rm -f .ballast/vitest.json
 status=0

@@ -282,6 +282,13 @@ export class TcpProxy {
     return out;
   }
 
+  /** Open client connections per listener name (the connection gauge). */
+  connectionsByListener(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const c of this.all) out.set(c.listener.name, (out.get(c.listener.name) ?? 0) + 1);
+    return out;
+  }
+
   /**
    * Bytes held in this process's socket buffers right now, over all connections: read but not yet
    * forwarded, or written but not yet taken by the kernel. Bounded by the sockets' high-water marks
