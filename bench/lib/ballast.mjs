@@ -2,7 +2,7 @@
 // through its admin API exactly as the provider would, with one listener per scenario (ports as in
 // peers.mjs).
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import path from "node:path";
 import { REPO_DIR } from "./install.mjs";
 import { OFFSET } from "./peers.mjs";
@@ -23,11 +23,12 @@ export function ballastEntry(dir = path.join(REPO_DIR, "build", "image")) {
 }
 
 /**
- * Starts the data plane pinned to `cpus` and configures it. `workers`: BALLAST_WORKERS (undefined =
+ * Starts the data plane pinned to `cpus` and configures it. `accessLog`: true or false sets every
+ * listener's `accessLog.enabled`; undefined leaves the build's default (on, for builds that have one). `workers`: BALLAST_WORKERS (undefined =
  * the default, the available cores, which taskset makes the number of CPUs in `cpus`).
  * `kinds`: the scenarios to configure (default all).
  */
-export async function startBallast({ dir, base, cpus, origin, workers, kinds = ["http", "cookie", "g100", "tcp", "shift"], nodeArgs = [], dist }) {
+export async function startBallast({ dir, base, cpus, origin, workers, kinds = ["http", "cookie", "g100", "tcp", "shift"], nodeArgs = [], dist, accessLog }) {
   const entry = ballastEntry(dist);
   const token = randomBytes(16).toString("hex");
   const admin = `http://127.0.0.1:${base + ADMIN_OFFSET}`;
@@ -42,7 +43,11 @@ export async function startBallast({ dir, base, cpus, origin, workers, kinds = [
     BALLAST_SHUTDOWN_GRACE_MS: "1000",
   });
   if (workers !== undefined) env.BALLAST_WORKERS = String(workers);
-  const child = spawnPinned(cpus, process.execPath, [...nodeArgs, entry.file], { env });
+  // Access log on: stdout (its lines) goes to a file, as a container's log driver would take it,
+  // not through this process, which shares the load generator's CPU.
+  const stdout = accessLog ? openSync(path.join(dir, "stdout.log"), "w") : "pipe";
+  const child = spawnPinned(cpus, process.execPath, [...nodeArgs, entry.file], { env, stdio: ["ignore", stdout, "pipe"] });
+  if (typeof stdout === "number") closeSync(stdout);
   await waitPort(base + ADMIN_OFFSET, { child });
 
   const api = async (method, p, body) => {
@@ -57,7 +62,9 @@ export async function startBallast({ dir, base, cpus, origin, workers, kinds = [
     await api("POST", "/v1/server-groups", groupBody);
     await api("POST", "/v1/backend-services", { name: kind, port, serverGroup: groupBody.name, ...service });
     ports[kind] = base + OFFSET[kind];
-    await api("POST", "/v1/listeners", { name: `${kind}-front`, protocol: service.protocol, port: ports[kind], backendService: kind });
+    // accessLog undefined: the field is not sent (a build from before it, `--dist-b`, would refuse it).
+    const log = accessLog === undefined ? {} : { accessLog: { enabled: accessLog } };
+    await api("POST", "/v1/listeners", { name: `${kind}-front`, protocol: service.protocol, port: ports[kind], backendService: kind, ...log });
   };
   if (kinds.includes("http")) await add("http", group("one", [port]), { protocol: "http" });
   if (kinds.includes("cookie")) await add("cookie", group("sticky", [port]), { protocol: "http", sessionPersistence: { type: "insert-cookie", cookieTimeout: 3600 } });

@@ -7,7 +7,7 @@
 // A peer that lacks a feature leaves its port out of `ports` and the report shows "n/a".
 // Configurations follow each project's documented keep-alive settings so that nobody pays for a
 // new upstream connection per request.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
@@ -61,7 +61,8 @@ stream {
 }
 
 /** HAProxy, 1 thread: http-reuse always, cookie insertion, runtime API on a socket in `dir`. */
-export async function startHaproxy({ dir, base, cpus, origin }) {
+/** `log`: HAProxy's access log on (`option httplog` to stdout, which goes to a file). */
+export async function startHaproxy({ dir, base, cpus, origin, log = false }) {
   const ports = portsOf(base, ["http", "cookie", "g100", "tcp", "shift"]);
   const sock = path.join(dir, "haproxy.sock");
   const conf = `
@@ -73,7 +74,7 @@ global
   no strict-limits
   pidfile ${dir}/haproxy.pid
   stats socket ${sock} level admin
-
+${log ? "  log stdout format raw daemon\n" : ""}
 defaults
   mode http
   timeout connect 5s
@@ -82,7 +83,7 @@ defaults
   timeout http-keep-alive 300s
   timeout http-request 10s
   http-reuse always
-
+${log ? "  log global\n  option httplog\n" : ""}
 frontend plain
   option forwardfor
   bind 127.0.0.1:${ports.http}
@@ -122,7 +123,9 @@ listen tcp
 `;
   const file = path.join(dir, "haproxy.cfg");
   writeFileSync(file, conf);
-  const child = spawnPinned(cpus, "haproxy", ["-db", "-f", file]);
+  const stdout = log ? openSync(path.join(dir, "stdout.log"), "w") : "pipe";
+  const child = spawnPinned(cpus, "haproxy", ["-db", "-f", file], { stdio: ["ignore", stdout, "pipe"] });
+  if (typeof stdout === "number") closeSync(stdout);
   await waitAll(ports, child);
   return {
     pid: child.pid,
