@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import pino from "pino";
 
 /**
@@ -60,6 +61,8 @@ const REDACTED_KEYS = ["token", "authorization", "privateKey"];
 const REDACT_DEPTH = 3;
 const CENSOR = "[redacted]";
 export const ACCESS_MSG = "access";
+/** How every access line ends (pino writes `msg` last). */
+const ACCESS_END = `"msg":"${ACCESS_MSG}"}\n`;
 
 function redactPaths(): string[] {
   const paths: string[] = [];
@@ -72,33 +75,82 @@ export const drops = { lines: 0, access: 0 };
 
 /** At most this much output queued; beyond it lines are dropped (and counted). */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+/** Largest batch handed to sonic-boom at once (its own largest write is 16 KiB). */
+const BATCH_CHARS = 16 * 1024;
 /** How soon after a drop the warning is tried (it waits while the output is still full). */
 const DROP_WARNING_MS = 1000;
 
 /**
  * pino's asynchronous destination on a file descriptor (sonic-boom), with dropped lines counted.
- * `pino.destination` registers the synchronous write of what is queued at process exit.
+ * `pino.destination` registers the synchronous write of what it holds at process exit.
+ *
+ * Lines written in one turn of the event loop go to sonic-boom as one string at the end of it
+ * (`setImmediate`): sonic-boom measures the UTF-8 length of its growing buffer on every write, which
+ * line by line cost more than pino's serializing of an access line (docs/benchmarks.md, Access log).
  */
 export class LogOutput implements Destination {
   private readonly stream: ReturnType<typeof pino.destination>;
   private unreported = 0;
   private warningTimer: NodeJS.Timeout | undefined;
+  /** Lines of this turn, not yet handed to sonic-boom. */
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private scheduled = false;
 
-  constructor(fd: number, private readonly maxQueuedBytes = MAX_QUEUED_BYTES) {
+  constructor(
+    private readonly fd: number,
+    private readonly maxQueuedBytes = MAX_QUEUED_BYTES,
+  ) {
     this.stream = pino.destination({ fd, sync: false, maxLength: maxQueuedBytes, minLength: 0 });
     this.stream.on("drop", (data: string) => {
-      drops.lines++;
-      if (data.endsWith(`"msg":"${ACCESS_MSG}"}\n`)) drops.access++;
-      if (this.unreported++ === 0) this.armWarning();
+      // A dropped batch: count its lines, and the access lines among them.
+      let lines = 0;
+      for (let i = data.indexOf("\n"); i >= 0; i = data.indexOf("\n", i + 1)) lines++;
+      drops.lines += lines;
+      drops.access += data.split(ACCESS_END).length - 1;
+      if (this.unreported === 0) this.armWarning();
+      this.unreported += lines;
     });
+    // Registered after sonic-boom's own exit handler (which writes what it holds): these are newer.
+    process.on("exit", () => this.writePendingSync());
   }
 
   write(line: string): void {
-    this.stream.write(line);
+    this.pending.push(line);
+    // A batch is bounded, so that one dropped batch (output full) is a few lines, not a turn's worth.
+    if ((this.pendingChars += line.length) >= BATCH_CHARS) return this.handOver();
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.handOver);
+    }
+  }
+
+  private readonly handOver = (): void => {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const batch = this.pending.length === 1 ? this.pending[0]! : this.pending.join("");
+    this.pending = [];
+    this.pendingChars = 0;
+    this.stream.write(batch);
+  };
+
+  /** At exit: the lines of the last turn, synchronously (a non-blocking pipe may say EAGAIN a while). */
+  private writePendingSync(): void {
+    const buf = Buffer.from(this.pending.join(""));
+    this.pending = [];
+    let off = 0;
+    for (let attempts = 0; off < buf.length && attempts < 100_000; attempts++) {
+      try {
+        off += fs.writeSync(this.fd, buf, off, buf.length - off);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EAGAIN") return;
+      }
+    }
   }
 
   /** Calls back once everything queued so far is written (after the dropped-lines warning, if due). */
   flush(cb: () => void): void {
+    this.handOver();
     this.warnDropped();
     // sonic-boom's own flush answers at once without `minLength`; "nothing queued, no write in
     // flight" is the condition it emits `drain` on.
