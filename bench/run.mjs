@@ -77,8 +77,8 @@ const PEERS = [
   // The default a user gets on the one core it is pinned to (BALLAST_WORKERS unset: one process).
   // Access log off in every Ballast cell but "ballast-log": HAProxy and nginx log nothing either.
   { id: "ballast", label: "Ballast (default: one process on one core)", start: (o) => startBallast({ ...o, accessLog: false }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true, shift: true, smoke: true },
-  { id: "ballast-log", label: "Ballast, access log on (stdout to a file)", start: (o) => startBallast({ ...o, kinds: ["http"], accessLog: true }), scenarios: ["http64-c64", "http64-c16"], smoke: true },
-  { id: "haproxy-log", label: "HAProxy, access log on (option httplog, stdout to a file)", start: (o) => startHaproxy({ ...o, log: true }), scenarios: ["http64-c64"] },
+  { id: "ballast-log", label: "Ballast, access log on (stdout to a pipe)", start: (o) => startBallast({ ...o, kinds: ["http"], accessLog: true, loadCpus: cpus.load }), scenarios: ["http64-c64", "http64-c16"], smoke: true },
+  { id: "haproxy-log", label: "HAProxy, access log on (option httplog, stdout to a pipe)", start: (o) => startHaproxy({ ...o, log: true, loadCpus: cpus.load }), scenarios: ["http64-c64"] },
   { id: "ballast-w1", label: "Ballast (BALLAST_WORKERS=1: worker + primary)", start: (o) => startBallast({ ...o, workers: 1, kinds: ["http"], accessLog: false }), scenarios: ["http64-c64"], memory: true },
   ...(opt["dist-b"]
     ? [{ id: "ballast-b", label: `Ballast B: ${opt["label-b"] ?? opt["dist-b"]} (default)`, start: (o) => startBallast({ ...o, dist: path.resolve(opt["dist-b"]), kinds: ["http", "cookie", "g100", "tcp"] }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true }]

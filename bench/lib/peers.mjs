@@ -7,14 +7,14 @@
 // A peer that lacks a feature leaves its port out of `ports` and the report shows "n/a".
 // Configurations follow each project's documented keep-alive settings so that nobody pays for a
 // new upstream connection per request.
-import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PEERS_DIR } from "./install.mjs";
 import { nginxPreamble } from "./origin.mjs";
-import { spawnPinned, stopChild, waitPort } from "./proc.mjs";
+import { spawnPinned, startLogReader, stopChild, waitPort } from "./proc.mjs";
 
 export const OFFSET = { http: 0, cookie: 1, g100: 2, tcp: 3, shift: 4 };
 const PEER_SCRIPTS = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), "peers");
@@ -61,8 +61,8 @@ stream {
 }
 
 /** HAProxy, 1 thread: http-reuse always, cookie insertion, runtime API on a socket in `dir`. */
-/** `log`: HAProxy's access log on (`option httplog` to stdout, which goes to a file). */
-export async function startHaproxy({ dir, base, cpus, origin, log = false }) {
+/** `log`: HAProxy's access log on (`option httplog` to stdout, read like Ballast's: `startLogReader`). */
+export async function startHaproxy({ dir, base, cpus, origin, log = false, loadCpus = "0" }) {
   const ports = portsOf(base, ["http", "cookie", "g100", "tcp", "shift"]);
   const sock = path.join(dir, "haproxy.sock");
   const conf = `
@@ -123,15 +123,17 @@ listen tcp
 `;
   const file = path.join(dir, "haproxy.cfg");
   writeFileSync(file, conf);
-  const stdout = log ? openSync(path.join(dir, "stdout.log"), "w") : "pipe";
-  const child = spawnPinned(cpus, "haproxy", ["-db", "-f", file], { stdio: ["ignore", stdout, "pipe"] });
-  if (typeof stdout === "number") closeSync(stdout);
+  const reader = log ? await startLogReader(loadCpus) : undefined;
+  const child = spawnPinned(cpus, "haproxy", ["-db", "-f", file], { stdio: ["ignore", reader?.stream ?? "pipe", "pipe"] });
   await waitAll(ports, child);
   return {
     pid: child.pid,
     ports,
     child,
-    stop: () => stopChild(child),
+    stop: async () => {
+      await stopChild(child);
+      await reader?.stop();
+    },
     /** Runtime API: `set weight shift/b <w>`. */
     setShiftWeight: (w) => haproxyCommand(sock, `set weight shift/b ${w}`),
   };
