@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { LogOutput, createLogger, drops, type Destination } from "../../dataplane/log";
+import { Metrics } from "../../dataplane/metrics";
+import { addProcessMetrics } from "../../dataplane/process-metrics";
 
 /** The data plane's logger (dataplane/log.ts): pino's JSON lines, redaction, errors, output. */
 
@@ -161,6 +163,33 @@ describe("LogOutput", () => {
     expect(kept).toEqual([...kept].sort((a, b) => a - b));
     expect(warning?.dropped).toBe(10_000 - kept.length);
     expect(drops.lines - dropsBefore).toBe(10_000 - kept.length);
+  });
+
+  test("dropped access lines are counted apart and reach ballast_access_log_dropped_total", async () => {
+    dir = mkdtempSync(join(tmpdir(), "log-"));
+    const file = join(dir, "out.log");
+    const reader = gatedReader(file);
+    const fd = (reader.stdin as unknown as { _handle: { fd: number } })._handle.fd;
+    const before = { ...drops };
+    const log = createLogger("info", new LogOutput(fd, 100_000));
+    for (let i = 0; i < 3000; i++) {
+      log.access!.write({ listener: "web", status: 200, n: i });
+      if (i % 10 === 0) log.info({ n: i }, "other");
+    }
+    reader.open();
+    await new Promise<void>((r) => log.flush(r));
+    reader.stdin!.end();
+    await new Promise((r) => reader.on("exit", r));
+    const out = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { msg?: string });
+    const keptAccess = out.filter((l) => l.msg === "access").length;
+    const keptOther = out.filter((l) => l.msg === "other").length;
+    expect(keptAccess).toBeGreaterThan(100);
+    expect(drops.access - before.access).toBe(3000 - keptAccess);
+    expect(drops.lines - before.lines).toBe(3000 - keptAccess + 300 - keptOther);
+    const metrics = new Metrics();
+    const stop = addProcessMetrics(metrics, "test");
+    stop();
+    expect(metrics.render()).toContain(`ballast_access_log_dropped_total ${drops.access}\n`);
   });
 
   test("what is still queued when the process exits is written", () => {
