@@ -168,6 +168,25 @@ describe("/metrics of a real data plane", () => {
     expect(queried.filter((n) => !have.has(n))).toEqual([]);
   });
 
+  test("the worker writes the access lines of its traffic to stdout; health probes write none", () => {
+    const lines = dp
+      .output()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const access = lines.filter((l) => l.msg === "access");
+    const http = access.filter((l) => l.listener === "front");
+    expect(http.length).toBeGreaterThan(0);
+    expect(http.every((l) => l.path === "/x")).toBe(true);
+    expect(http.some((l) => l.status === 200 && l.termination === "normal")).toBe(true);
+    // The origin was probed on /health all along, and no line says so.
+    expect(origin.requests.some((r) => r.url === "/health")).toBe(true);
+    expect(access.filter((l) => String(l.path).startsWith("/health"))).toEqual([]);
+    const workerPid = Number(/process="worker-(\d+)"/.exec(scrape)![1]);
+    expect(http.every((l) => l.pid === workerPid)).toBe(true);
+    expect(access.some((l) => l.listener === "pg" && l.termination === "client_closed" && l.bytesIn === 3)).toBe(true);
+  });
+
   test("promtool check rules passes on docs/prometheus-alerts.yml", () => {
     const r = promtool(["check", "rules", "docs/prometheus-alerts.yml"]);
     expect(r.out).toMatch(/SUCCESS: \d+ rules found/);
