@@ -75,6 +75,8 @@ export const drops = { lines: 0, access: 0 };
 
 /** At most this much output queued; beyond it lines are dropped (and counted). */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+/** Longest a line waits before it is handed to sonic-boom (to be written). */
+const HANDOVER_MS = 20;
 /** Largest batch handed to sonic-boom at once (its own largest write is 16 KiB). */
 const BATCH_CHARS = 16 * 1024;
 /** How soon after a drop the warning is tried (it waits while the output is still full). */
@@ -84,9 +86,10 @@ const DROP_WARNING_MS = 1000;
  * pino's asynchronous destination on a file descriptor (sonic-boom), with dropped lines counted.
  * `pino.destination` registers the synchronous write of what it holds at process exit.
  *
- * Lines written in one turn of the event loop go to sonic-boom as one string at the end of it
- * (`setImmediate`): sonic-boom measures the UTF-8 length of its growing buffer on every write, which
- * line by line cost more than pino's serializing of an access line (docs/benchmarks.md, Access log).
+ * Lines are handed to sonic-boom in batches, every `HANDOVER_MS` or at `BATCH_CHARS`: line by line,
+ * sonic-boom measures the UTF-8 length of its growing buffer on every write and starts an `fs.write`
+ * whenever the last one is done, and those writes of one or two lines cost more than pino's
+ * serializing of an access line (docs/benchmarks.md, Access log).
  */
 export class LogOutput implements Destination {
   private readonly stream: ReturnType<typeof pino.destination>;
@@ -121,7 +124,7 @@ export class LogOutput implements Destination {
     if ((this.pendingChars += line.length) >= BATCH_CHARS) return this.handOver();
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.handOver);
+      setTimeout(this.handOver, HANDOVER_MS).unref();
     }
   }
 
