@@ -95,7 +95,7 @@ export class LogOutput implements Destination {
   private readonly stream: ReturnType<typeof pino.destination>;
   private unreported = 0;
   private warningTimer: NodeJS.Timeout | undefined;
-  /** Lines of this turn, not yet handed to sonic-boom. */
+  /** Lines not yet handed to sonic-boom (at most `HANDOVER_MS` old, `BATCH_CHARS` long). */
   private pending: string[] = [];
   private pendingChars = 0;
   private scheduled = false;
