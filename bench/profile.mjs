@@ -38,6 +38,7 @@ const { values: opt } = parseArgs({
     "port-base": { type: "string", default: "27000" },
     "out-dir": { type: "string" },
     peer: { type: "string" },
+    "access-log": { type: "boolean", default: false },
   },
 });
 const scenario = SCENARIOS[opt.scenario];
@@ -98,6 +99,7 @@ async function main() {
       workers: Number(opt.workers),
       kinds: [scenario.port],
       nodeArgs,
+      accessLog: opt["access-log"],
     });
     const url = `http://127.0.0.1:${ballast.ports[scenario.port]}${scenario.path}`;
     const headers = scenario.cookie ? [await stickyCookie(url)] : [];

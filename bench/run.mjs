@@ -75,8 +75,11 @@ const PEERS = [
   { id: "haproxy", label: "HAProxy (1 thread, http-reuse always)", start: startHaproxy, scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true, shift: true },
   { id: "nginx", label: "nginx (1 worker, upstream keepalive)", start: startNginx, scenarios: [...HTTP_SCENARIOS.filter((s) => s !== "cookie-c64"), ...TCP_SCENARIOS], memory: true },
   // The default a user gets on the one core it is pinned to (BALLAST_WORKERS unset: one process).
-  { id: "ballast", label: "Ballast (default: one process on one core)", start: (o) => startBallast({ ...o }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true, shift: true, smoke: true },
-  { id: "ballast-w1", label: "Ballast (BALLAST_WORKERS=1: worker + primary)", start: (o) => startBallast({ ...o, workers: 1, kinds: ["http"] }), scenarios: ["http64-c64"], memory: true },
+  // Access log off in every Ballast cell but "ballast-log": HAProxy and nginx log nothing either.
+  { id: "ballast", label: "Ballast (default: one process on one core)", start: (o) => startBallast({ ...o, accessLog: false }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true, shift: true, smoke: true },
+  { id: "ballast-log", label: "Ballast, access log on (stdout to a pipe)", start: (o) => startBallast({ ...o, kinds: ["http"], accessLog: true, loadCpus: cpus.load }), scenarios: ["http64-c64", "http64-c16"], smoke: true },
+  { id: "haproxy-log", label: "HAProxy, access log on (option httplog, stdout to a pipe)", start: (o) => startHaproxy({ ...o, log: true, loadCpus: cpus.load }), scenarios: ["http64-c64"] },
+  { id: "ballast-w1", label: "Ballast (BALLAST_WORKERS=1: worker + primary)", start: (o) => startBallast({ ...o, workers: 1, kinds: ["http"], accessLog: false }), scenarios: ["http64-c64"], memory: true },
   ...(opt["dist-b"]
     ? [{ id: "ballast-b", label: `Ballast B: ${opt["label-b"] ?? opt["dist-b"]} (default)`, start: (o) => startBallast({ ...o, dist: path.resolve(opt["dist-b"]), kinds: ["http", "cookie", "g100", "tcp"] }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true }]
     : []),
@@ -273,8 +276,8 @@ async function main() {
   run.scaling = [];
   if (!smoke && (!only || only.includes("ballast") || only.includes("nginx"))) {
     const variants = [
-      { id: "ballast", label: "Ballast, BALLAST_WORKERS=1", cpus: cpus.proxy, start: (o) => startBallast({ ...o, workers: 1, kinds: ["http"] }) },
-      { id: "ballast", label: "Ballast, BALLAST_WORKERS=2", cpus: `${cpus.proxy},${cpus.load}`, start: (o) => startBallast({ ...o, workers: 2, kinds: ["http"] }) },
+      { id: "ballast", label: "Ballast, BALLAST_WORKERS=1", cpus: cpus.proxy, start: (o) => startBallast({ ...o, workers: 1, kinds: ["http"], accessLog: false }) },
+      { id: "ballast", label: "Ballast, BALLAST_WORKERS=2", cpus: `${cpus.proxy},${cpus.load}`, start: (o) => startBallast({ ...o, workers: 2, kinds: ["http"], accessLog: false }) },
       { id: "nginx", label: "nginx, 1 worker (control)", cpus: cpus.proxy, start: (o) => startNginx({ ...o, workers: 1 }) },
       { id: "nginx", label: "nginx, 2 workers (control)", cpus: `${cpus.proxy},${cpus.load}`, start: (o) => startNginx({ ...o, workers: 2 }) },
     ].filter((v) => !only || only.includes(v.id));

@@ -108,6 +108,11 @@ export class Metrics {
     f.series.set(keyIn(f, labels), value);
   }
 
+  /** Removes every series of a gauge, for collectors that set the whole family anew (gone servers leave no series behind). */
+  clear(name: string): void {
+    this.families.get(name)?.series.clear();
+  }
+
   /** Records one observation (seconds) in a histogram. */
   observe(name: string, help: string, labels: Labels | undefined, value: number, buckets = DEFAULT_LATENCY_BUCKETS): void {
     const f = this.family(name, "histogram", help, buckets);

@@ -27,6 +27,30 @@ export const Certificate = z.strictObject(
 );
 export type Certificate = z.output<typeof Certificate>;
 
+const enabled = z
+  .boolean({ error: "must be true or false" })
+  .default(true)
+  .describe("Write one access line per request (http/https) or connection (tcp/tls) to the data plane's stdout. Default true.");
+const sampleRate = z
+  .number({ error: "must be a number from 0 to 1" })
+  .min(0, { error: "must be at least 0" })
+  .max(1, { error: "must be at most 1" })
+  .default(1)
+  .describe("Share of requests or connections logged, 0-1 (0.1 = one in ten, chosen at random). Default 1: all.");
+const includeQuery = z
+  .boolean({ error: "must be true or false" })
+  .default(false)
+  .describe("Keep the query string in the logged path (it may carry secrets). Default false: the path ends before '?'.");
+
+/** The access log of an http/https listener (docs/access-log.md). */
+export const HttpAccessLog = z.strictObject({ enabled, sampleRate, includeQuery }, { error: unknownKeyIn("an http access log") });
+/** The access log of a tcp/tls listener: one line per connection, there is no query. */
+export const TcpAccessLog = z.strictObject({ enabled, sampleRate }, { error: unknownKeyIn("a tcp access log") });
+export type AccessLog = z.output<typeof HttpAccessLog> | z.output<typeof TcpAccessLog>;
+const ACCESS_LOG_DOC = "The listener's access log: { enabled, sampleRate, includeQuery (http/https only) }. Absent: every request or connection logged, without query strings.";
+const httpAccessLog = { accessLog: HttpAccessLog.optional().describe(ACCESS_LOG_DOC) };
+const tcpAccessLog = { accessLog: TcpAccessLog.optional().describe(ACCESS_LOG_DOC) };
+
 const common = {
   name: Name.describe("Name on the balancer. Changing it replaces the listener."),
   port: Port.describe("Port to accept on, 1-65535, unique on the balancer. Changing it replaces the listener."),
@@ -35,16 +59,16 @@ const common = {
 
 const noCertificate = { certificate: z.undefined({ error: "is only allowed for https and tls listeners" }).optional() };
 
-export const HttpListener = z.strictObject({ ...common, ...noCertificate, protocol: z.literal("http") }, {
+export const HttpListener = z.strictObject({ ...common, ...noCertificate, ...httpAccessLog, protocol: z.literal("http") }, {
   error: unknownKeyIn("an http listener"),
 });
-export const HttpsListener = z.strictObject({ ...common, protocol: z.literal("https"), certificate: Certificate }, {
+export const HttpsListener = z.strictObject({ ...common, ...httpAccessLog, protocol: z.literal("https"), certificate: Certificate }, {
   error: unknownKeyIn("an https listener"),
 });
-export const TcpListener = z.strictObject({ ...common, ...noCertificate, protocol: z.literal("tcp") }, {
+export const TcpListener = z.strictObject({ ...common, ...noCertificate, ...tcpAccessLog, protocol: z.literal("tcp") }, {
   error: unknownKeyIn("a tcp listener"),
 });
-export const TlsListener = z.strictObject({ ...common, protocol: z.literal("tls"), certificate: Certificate }, {
+export const TlsListener = z.strictObject({ ...common, ...tcpAccessLog, protocol: z.literal("tls"), certificate: Certificate }, {
   error: unknownKeyIn("a tls listener"),
 });
 

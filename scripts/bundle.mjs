@@ -2,7 +2,8 @@
 // primary and the worker entry, side by side because the primary forks `worker-main.js` from its
 // own directory) plus a tiny health probe. No node_modules and no dev dependencies in the image.
 import { build } from "esbuild";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 
 const out = new URL("../build/image/", import.meta.url).pathname;
 const state = new URL("../build/state/", import.meta.url).pathname;
@@ -10,6 +11,15 @@ await rm(out, { recursive: true, force: true });
 await mkdir(out, { recursive: true });
 await mkdir(state, { recursive: true });
 await writeFile(`${state}.keep`, "");
+// ballast_build_info{version,commit}: the package's version and the commit bundled ("unknown"
+// outside a git checkout).
+const { version } = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
+let commit = "unknown";
+try {
+  commit = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+} catch {
+  // not a git checkout
+}
 await build({
   entryPoints: { main: "dataplane/main.ts", "worker-main": "dataplane/runtime/worker-main.ts" },
   outdir: out,
@@ -25,6 +35,7 @@ await build({
   minifySyntax: true,
   sourcemap: false,
   legalComments: "none",
+  define: { BALLAST_BUILD: JSON.stringify({ version, commit }) },
   logLevel: "warning",
 });
 // The container's HEALTHCHECK: GET /healthz on the admin port, exit 0 on 200.

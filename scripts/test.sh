@@ -10,6 +10,7 @@
 #      here is stopped again at the end, by its PID
 #   5. go test of our nodejs language host (tools/pulumi-language-nodejs)
 #   5b. an etcd server for the replica tests (scripts/ensure-etcd.sh: Debian's etcd-server)
+#   5c. promtool (scripts/ensure-promtool.sh: Debian's prometheus package) for the metrics tests
 #   6. npm test (tsc build, the image bundle, vitest)
 #   7. (before 6) Debian's chromium for the status page's browser test (scripts/ensure-chromium.sh)
 set -euo pipefail
@@ -32,6 +33,7 @@ if ! bash scripts/ensure-chromium.sh; then
   case "${CI:-}" in "" | 0 | false | FALSE | False) echo "test: no chromium; the browser test will skip" >&2 ;; *) exit 1 ;; esac
 fi
 bash scripts/ensure-etcd.sh
+bash scripts/ensure-promtool.sh >/dev/null
 mkdir -p .ballast
 rm -f .ballast/vitest.json
 status=0

@@ -5,7 +5,7 @@
 export { Balancer, defaultBuildContext, type BalancerArgs, type BalancerBuildArgs } from "./balancer";
 export { BackendService, type BackendServiceArgs, type CookiePersistenceArgs, type SourceIpPersistenceArgs } from "./backend-service";
 export { HealthCheck, type HealthCheckArgs } from "./health-check";
-export { Listener, type ListenerArgs, type CertificateArgs } from "./listener";
+export { Listener, type ListenerArgs, type CertificateArgs, type AccessLogArgs } from "./listener";
 export { ServerGroup, type ServerArgs, type ServerGroupArgs } from "./server-group";
 export { Token, type TokenArgs } from "./token";
 export type { BalancerConnectionArgs, CommonArgs } from "./common";

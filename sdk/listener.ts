@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Certificate, ListenerInput } from "../model";
+import type { AccessLog, Certificate, ListenerInput } from "../model";
 import { shimProvider } from "../provider/shim";
 import { showAdoptChanges } from "./adopt-preview";
 import { gated, preflight } from "./preflight";
@@ -12,6 +12,16 @@ export interface CertificateArgs {
   chain: pulumi.Input<string>;
   /** PEM private key of the leaf certificate. Secret. The sdk wraps it with `pulumi.secret`. */
   privateKey: pulumi.Input<string>;
+}
+
+/** The listener's access log: { enabled, sampleRate, includeQuery (http/https only) }. Absent: every request or connection logged, without query strings. */
+export interface AccessLogArgs {
+  /** Write one access line per request (http/https) or connection (tcp/tls) to the data plane's stdout. Default true. */
+  enabled?: pulumi.Input<boolean>;
+  /** Share of requests or connections logged, 0-1 (0.1 = one in ten, chosen at random). Default 1: all. */
+  sampleRate?: pulumi.Input<number>;
+  /** Keep the query string in the logged path (it may carry secrets). Default false: the path ends before '?'. http/https listeners only. */
+  includeQuery?: pulumi.Input<boolean>;
 }
 
 /** Args of a Listener. At most 50 listeners per balancer. */
@@ -30,6 +40,8 @@ export interface ListenerArgs extends CommonArgs {
   backendService: BackendService | pulumi.Input<string>;
   /** PEM chain and private key: required for https and tls, refused otherwise. Kept secret. */
   certificate?: pulumi.Input<CertificateArgs>;
+  /** The listener's access log: { enabled, sampleRate, includeQuery (http/https only) }. Absent: every request or connection logged, without query strings. */
+  accessLog?: pulumi.Input<AccessLogArgs>;
 }
 
 /**
@@ -44,6 +56,8 @@ export class Listener extends pulumi.dynamic.Resource {
   declare readonly backendService: pulumi.Output<string>;
   /** The certificate (secret as a whole). */
   declare readonly certificate: pulumi.Output<Certificate | undefined>;
+  /** The access log settings, as given (defaults filled by the balancer). */
+  declare readonly accessLog: pulumi.Output<AccessLog | undefined>;
   /** The object's version on the balancer: 1 on create, +1 per update. */
   declare readonly version: pulumi.Output<number>;
   /** The balancer's admin URL. */
@@ -58,6 +72,7 @@ export class Listener extends pulumi.dynamic.Resource {
       port: args.port,
       backendService: refName(args.backendService),
       certificate: secretCertificate(args.certificate),
+      accessLog: args.accessLog,
     };
     // `get` (an id in the options) reads an existing object: nothing to judge, nothing to hold back.
     const reading = opts?.id !== undefined;

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { REPO_DIR } from "./install.mjs";
 import { OFFSET } from "./peers.mjs";
-import { spawnPinned, stopChild, waitPort } from "./proc.mjs";
+import { spawnPinned, startLogReader, stopChild, waitPort } from "./proc.mjs";
 
 /** Admin port: base + this offset (127.0.0.1 only). */
 const ADMIN_OFFSET = 9;
@@ -23,11 +23,13 @@ export function ballastEntry(dir = path.join(REPO_DIR, "build", "image")) {
 }
 
 /**
- * Starts the data plane pinned to `cpus` and configures it. `workers`: BALLAST_WORKERS (undefined =
+ * Starts the data plane pinned to `cpus` and configures it. `accessLog`: true or false sets every
+ * listener's `accessLog.enabled` (an object: the whole setting); undefined leaves the build's
+ * default (on, for builds that have one). `workers`: BALLAST_WORKERS (undefined =
  * the default, the available cores, which taskset makes the number of CPUs in `cpus`).
  * `kinds`: the scenarios to configure (default all).
  */
-export async function startBallast({ dir, base, cpus, origin, workers, kinds = ["http", "cookie", "g100", "tcp", "shift"], nodeArgs = [], dist }) {
+export async function startBallast({ dir, base, cpus, origin, workers, kinds = ["http", "cookie", "g100", "tcp", "shift"], nodeArgs = [], dist, accessLog, loadCpus = "0" }) {
   const entry = ballastEntry(dist);
   const token = randomBytes(16).toString("hex");
   const admin = `http://127.0.0.1:${base + ADMIN_OFFSET}`;
@@ -42,7 +44,10 @@ export async function startBallast({ dir, base, cpus, origin, workers, kinds = [
     BALLAST_SHUTDOWN_GRACE_MS: "1000",
   });
   if (workers !== undefined) env.BALLAST_WORKERS = String(workers);
-  const child = spawnPinned(cpus, process.execPath, [...nodeArgs, entry.file], { env });
+  // Access log on: stdout (its lines) goes to a pipe read by `cat` on the load CPU, as a container's
+  // log driver reads it, not through this process.
+  const reader = accessLog ? await startLogReader(loadCpus) : undefined;
+  const child = spawnPinned(cpus, process.execPath, [...nodeArgs, entry.file], { env, stdio: ["ignore", reader?.stream ?? "pipe", "pipe"] });
   await waitPort(base + ADMIN_OFFSET, { child });
 
   const api = async (method, p, body) => {
@@ -57,7 +62,9 @@ export async function startBallast({ dir, base, cpus, origin, workers, kinds = [
     await api("POST", "/v1/server-groups", groupBody);
     await api("POST", "/v1/backend-services", { name: kind, port, serverGroup: groupBody.name, ...service });
     ports[kind] = base + OFFSET[kind];
-    await api("POST", "/v1/listeners", { name: `${kind}-front`, protocol: service.protocol, port: ports[kind], backendService: kind });
+    // accessLog undefined: the field is not sent (a build from before it, `--dist-b`, would refuse it).
+    const log = accessLog === undefined ? {} : { accessLog: typeof accessLog === "object" ? accessLog : { enabled: accessLog } };
+    await api("POST", "/v1/listeners", { name: `${kind}-front`, protocol: service.protocol, port: ports[kind], backendService: kind, ...log });
   };
   if (kinds.includes("http")) await add("http", group("one", [port]), { protocol: "http" });
   if (kinds.includes("cookie")) await add("cookie", group("sticky", [port]), { protocol: "http", sessionPersistence: { type: "insert-cookie", cookieTimeout: 3600 } });
@@ -71,7 +78,10 @@ export async function startBallast({ dir, base, cpus, origin, workers, kinds = [
     ports,
     child,
     entry: entry.label,
-    stop: () => stopChild(child, { timeoutMs: 8_000 }),
+    stop: async () => {
+      await stopChild(child, { timeoutMs: 8_000 });
+      await reader?.stop();
+    },
     /** The admin change under test: the second server of the shift group to weight `w`. */
     setShiftWeight: (w) => api("PUT", "/v1/server-groups/shift", { type: "virtual", servers: group("shift", origin.shift, [100, w]).servers }),
   };

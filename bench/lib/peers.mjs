@@ -14,7 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PEERS_DIR } from "./install.mjs";
 import { nginxPreamble } from "./origin.mjs";
-import { spawnPinned, stopChild, waitPort } from "./proc.mjs";
+import { spawnPinned, startLogReader, stopChild, waitPort } from "./proc.mjs";
 
 export const OFFSET = { http: 0, cookie: 1, g100: 2, tcp: 3, shift: 4 };
 const PEER_SCRIPTS = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), "peers");
@@ -61,7 +61,8 @@ stream {
 }
 
 /** HAProxy, 1 thread: http-reuse always, cookie insertion, runtime API on a socket in `dir`. */
-export async function startHaproxy({ dir, base, cpus, origin }) {
+/** `log`: HAProxy's access log on (`option httplog` to stdout, read like Ballast's: `startLogReader`). */
+export async function startHaproxy({ dir, base, cpus, origin, log = false, loadCpus = "0" }) {
   const ports = portsOf(base, ["http", "cookie", "g100", "tcp", "shift"]);
   const sock = path.join(dir, "haproxy.sock");
   const conf = `
@@ -73,7 +74,7 @@ global
   no strict-limits
   pidfile ${dir}/haproxy.pid
   stats socket ${sock} level admin
-
+${log ? "  log stdout format raw daemon\n" : ""}
 defaults
   mode http
   timeout connect 5s
@@ -82,7 +83,7 @@ defaults
   timeout http-keep-alive 300s
   timeout http-request 10s
   http-reuse always
-
+${log ? "  log global\n  option httplog\n" : ""}
 frontend plain
   option forwardfor
   bind 127.0.0.1:${ports.http}
@@ -122,13 +123,17 @@ listen tcp
 `;
   const file = path.join(dir, "haproxy.cfg");
   writeFileSync(file, conf);
-  const child = spawnPinned(cpus, "haproxy", ["-db", "-f", file]);
+  const reader = log ? await startLogReader(loadCpus) : undefined;
+  const child = spawnPinned(cpus, "haproxy", ["-db", "-f", file], { stdio: ["ignore", reader?.stream ?? "pipe", "pipe"] });
   await waitAll(ports, child);
   return {
     pid: child.pid,
     ports,
     child,
-    stop: () => stopChild(child),
+    stop: async () => {
+      await stopChild(child);
+      await reader?.stop();
+    },
     /** Runtime API: `set weight shift/b <w>`. */
     setShiftWeight: (w) => haproxyCommand(sock, `set weight shift/b ${w}`),
   };

@@ -16,6 +16,26 @@ export function spawnPinned(cpus, cmd, args, opts = {}) {
   return track(spawn("taskset", ["-c", cpus, cmd, ...args], { stdio: ["ignore", "pipe", "pipe"], ...opts }));
 }
 
+/**
+ * A reader for a proxy's access log: `cat > /dev/null` pinned to `cpus` (the load generator's),
+ * reading the pipe that becomes the proxy's stdout, as a container runtime's log driver reads a
+ * container's stdout. Pass `stream` as the proxy's stdout; `stop()` ends it (by its PID).
+ */
+export async function startLogReader(cpus) {
+  const child = track(spawn("taskset", ["-c", cpus, "sh", "-c", "exec cat > /dev/null"], { stdio: ["pipe", "ignore", "ignore"] }));
+  await new Promise((resolve, reject) => {
+    child.once("spawn", resolve);
+    child.once("error", reject);
+  });
+  return {
+    stream: child.stdin,
+    stop: async () => {
+      child.stdin.destroy();
+      await stopChild(child);
+    },
+  };
+}
+
 /** Keeps the child's last output (`output()`) and its exit (`exited`). */
 function track(child) {
   let out = "";

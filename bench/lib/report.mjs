@@ -96,6 +96,13 @@ export function judgeTargets(run) {
       bt.perCore / ht.perCore >= 0.9,
     );
   }
+  // The access log's cost (issue 17), beside what HAProxy's own log (option httplog) costs it.
+  const bl = get("http64-c64", "ballast-log");
+  const hl = get("http64-c64", "haproxy-log");
+  if (bl && b64) {
+    const haproxy = hl && h64 ? ` (HAProxy's httplog: ${pct(1 - hl.perCore / h64.perCore)})` : "";
+    add("Access log on, HTTP 64 B c64: cost against off (per busy core)", pct(1 - bl.perCore / b64.perCore) + haproxy, undefined);
+  }
   const mem = run.memory?.ballast;
   if (mem?.idle) add("RSS idle ≤ 60 MB (all processes)", mb(mem.idle.total), mem.idle.total <= 60e6);
   if (mem?.idle10k?.rss) add(`RSS with ${f0(run.idleClients)} idle client connections ≤ 150 MB (all processes)`, `${mb(mem.idle10k.rss.total)} (${f0(mem.idle10k.open)} open)`, mem.idle10k.rss.total <= 150e6);
@@ -181,7 +188,7 @@ export function renderReport(run) {
     parts.push("");
     parts.push("| target | measured | |");
     parts.push("|---|---|---|");
-    for (const t of targets) parts.push(`| ${t.target} | ${t.measured} | ${t.ok ? "met" : "**missed**"} |`);
+    for (const t of targets) parts.push(`| ${t.target} | ${t.measured} | ${t.ok === undefined ? "(no target)" : t.ok ? "met" : "**missed**"} |`);
     parts.push("");
   }
   return parts.join("\n");

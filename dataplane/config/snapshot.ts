@@ -45,6 +45,16 @@ export interface ListenerSnapshot {
   readonly port: number;
   readonly service: string;
   readonly certificate?: Certificate;
+  /** The access log with its defaults filled (docs/access-log.md). */
+  readonly accessLog: ListenerAccessLog;
+}
+
+export interface ListenerAccessLog {
+  readonly enabled: boolean;
+  /** 0-1. */
+  readonly sampleRate: number;
+  /** Always false on tcp/tls listeners. */
+  readonly includeQuery: boolean;
 }
 
 export interface Snapshot {
@@ -111,6 +121,11 @@ export function buildSnapshot(objects: ConfigObjects, generation: number): Snaps
     protocol: l.protocol,
     port: l.port,
     service: l.backendService,
+    accessLog: {
+      enabled: l.accessLog?.enabled ?? true,
+      sampleRate: l.accessLog?.sampleRate ?? 1,
+      includeQuery: (l.accessLog && "includeQuery" in l.accessLog && l.accessLog.includeQuery) || false,
+    },
     ...("certificate" in l && l.certificate ? { certificate: l.certificate } : {}),
   }));
   return deepFreeze({ generation, listeners, services });

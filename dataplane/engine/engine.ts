@@ -1,7 +1,7 @@
 import net from "node:net";
 import type tls from "node:tls";
 import type { ListenerSnapshot, Snapshot } from "../config/snapshot";
-import type { HealthTable } from "../health/health-state";
+import { serverLabel, type HealthTable } from "../health/health-state";
 import type { Logger } from "../log";
 import { Metrics } from "../metrics";
 import { ListenError } from "../runtime/traffic-runtime";
@@ -69,6 +69,10 @@ interface ListenerState {
   readonly clients: SlotList<ClientConnection>;
 }
 
+const LISTENER_CONNECTIONS = "ballast_listener_active_connections";
+const LISTENER_CONNECTIONS_HELP = "Client connections open now, by listener.";
+const SERVER_CONNECTIONS = "ballast_server_active_connections";
+const SERVER_CONNECTIONS_HELP = "Connections to the server open now (HTTP keep-alive pool and TCP), by service and server.";
 const CLIENT_ERRORS = "ballast_http_client_errors_total";
 const CLIENT_ERRORS_HELP = "Requests refused before proxying (malformed, oversized head, too slow), by listener and status.";
 
@@ -93,6 +97,26 @@ export class Engine {
     const now = () => this.clock.now();
     this.http = new HttpProxy({ log: this.log.child({ component: "http-proxy" }), metrics: this.metrics, clock: this.clock, ...(opts.http ? { limits: opts.http } : {}) });
     this.tcp = new TcpProxy({ ...opts.tcp, log: this.log.child({ component: "tcp-proxy" }), metrics: this.metrics, now });
+    this.metrics.addCollector(() => this.collectConnections());
+  }
+
+  /** The connection gauges, set whole at each collection (a removed listener or server leaves none). */
+  private collectConnections(): void {
+    const m = this.metrics;
+    m.clear(LISTENER_CONNECTIONS);
+    m.clear(SERVER_CONNECTIONS);
+    const tcp = this.tcp.connectionsByListener();
+    for (const st of this.listeners.values()) {
+      const name = st.listener.name;
+      const open = st.listener.protocol === "http" || st.listener.protocol === "https" ? st.clients.size : (tcp.get(name) ?? 0);
+      m.set(LISTENER_CONNECTIONS, LISTENER_CONNECTIONS_HELP, { listener: name }, open);
+    }
+    for (const [service, servers] of Object.entries(this.stats())) {
+      for (const [key, s] of Object.entries(servers)) {
+        const sep = key.lastIndexOf("|");
+        m.set(SERVER_CONNECTIONS, SERVER_CONNECTIONS_HELP, { service, server: serverLabel(key.slice(0, sep), Number(key.slice(sep + 1))) }, s.activeConnections);
+      }
+    }
   }
 
   /** Makes `snapshot` live. Calls are serialized: one apply finishes before the next starts. */

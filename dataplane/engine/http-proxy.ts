@@ -3,6 +3,7 @@ import type { ListenerSnapshot, ServerSnapshot, Snapshot } from "../config/snaps
 import { serverLabel, type HealthTable } from "../health/health-state";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
+import { AccessLog, endpoint, loggedPath, newRequestId, spanMs, type Termination } from "./access-log";
 import { monotonicMs, type Clock } from "./clock";
 import { readCookie, setCookieValue } from "./http/cookie";
 import { ClientConnection, type ConnectionOwner, type Downstream } from "./h1/downstream";
@@ -28,6 +29,10 @@ import { SlotList } from "./slot-list";
  * | no response head within `upstreamHeadersTimeoutMs`        | 504    |
  * | broken framing / invalid head from the server             | 502; that connection is closed |
  * | failure after the response started                        | client connection cut (truncated response) |
+ *
+ * Each answered request is counted and, when its listener logs it, written to the access log
+ * (access-log.ts) with the termination state of the row above that ended it. Over 400 lines: the
+ * request's path (handle → attempt → settle → record) reads best as one file.
  */
 
 export interface HttpProxyOptions {
@@ -58,7 +63,18 @@ interface RequestContext {
   /** Servers already tried (created on the first retry). */
   excluded: Set<string> | undefined;
   attempts: number;
+  /** This request gets an access line (the listener's switch and sample rate said so). */
+  readonly logged: boolean;
+  /** Its X-Request-Id (the client's, or made here and forwarded); "" when not logged. */
+  readonly requestId: string;
+  /** The latest attempt, and when it began (monotonic ms): connect and first-byte times. */
+  exchange: Exchange | undefined;
+  attemptAt: number;
 }
+
+/** An X-Request-Id field line in a head as read (after the request line, so after a CRLF). */
+const X_REQUEST_ID = /\r\nx-request-id:[ \t]*([^\r]*?)[ \t]*(?:\r\n|$)/i;
+const HOST = /\r\nhost:[ \t]*([^\r]*?)[ \t]*(?:\r\n|$)/i;
 
 export class HttpProxy {
   private readonly log: Logger;
@@ -76,9 +92,11 @@ export class HttpProxy {
   /** Metric series by listener name, then service name. */
   private readonly routes = new Map<string, Map<string, RouteSeries>>();
   private readonly sweepMs: number;
+  private readonly access: AccessLog;
 
   constructor(opts: HttpProxyOptions) {
     this.log = opts.log;
+    this.access = new AccessLog(opts.log.access);
     this.metrics = opts.metrics;
     this.clock = opts.clock;
     this.limits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
@@ -181,15 +199,23 @@ export class HttpProxy {
   handle(req: Downstream, listener: ListenerSnapshot): void {
     const startedAt = monotonicMs();
     const up = this.services.get(listener.service);
-    if (!up) return this.finish(req, listener, listener.service, undefined, 503, errorBodies.noService(listener.service), startedAt);
+    if (!up) return this.finish(req, listener, listener.service, undefined, 503, errorBodies.noService(listener.service), startedAt, false, "no_service");
     const path = requestPath(req.url);
     const hdr = this.upstreamHead(req, path ?? "", listener, up);
-    if (!hdr.ok) return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest(hdr.reason), startedAt, true);
+    if (!hdr.ok) return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest(hdr.reason), startedAt, true, "bad_request");
     if (!hdr.hasHost && req.versionMinor >= 1) {
-      return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest("missing Host header"), startedAt, true);
+      return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest("missing Host header"), startedAt, true, "bad_request");
     }
-    if (path === undefined) return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest("invalid request target"), startedAt, true);
-    const ctx: RequestContext = { req, listener, up, clientIp: hdr.clientIp, head: hdr.head, hostless: !hdr.hasHost, startedAt, excluded: undefined, attempts: 0 };
+    if (path === undefined) return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest("invalid request target"), startedAt, true, "bad_request");
+    const logged = this.access.sampled(listener);
+    let head = hdr.head;
+    let requestId = "";
+    if (logged) {
+      // The id the line carries reaches the server too, so both sides' logs can be joined.
+      requestId = field(req, X_REQUEST_ID, "x-request-id") ?? "";
+      if (requestId === "") head += `x-request-id: ${(requestId = newRequestId())}\r\n`;
+    }
+    const ctx: RequestContext = { req, listener, up, clientIp: hdr.clientIp, head, hostless: !hdr.hasHost, startedAt, excluded: undefined, attempts: 0, logged, requestId, exchange: undefined, attemptAt: -1 };
     const { server, setCookie } = this.choose(req, up, hdr.clientIp, hdr.cookies);
     if (!server) return this.noServer(ctx);
     this.attempt(ctx, server, setCookie);
@@ -270,6 +296,10 @@ export class HttpProxy {
       this.settle(ctx, server, outcome);
     });
     const upstream = up.track(server, exchange);
+    if (ctx.logged) {
+      ctx.exchange = exchange;
+      ctx.attemptAt = monotonicMs();
+    }
     exchange.start(up.pool(server, upstream));
   }
 
@@ -278,14 +308,14 @@ export class HttpProxy {
     const name = up.service.name;
     switch (outcome.kind) {
       case "done":
-        this.observe(ctx, server, outcome.status);
+        this.observe(ctx, server, outcome.status, "normal");
         return;
       case "client-gone":
-        this.observe(ctx, server, 499);
+        this.observe(ctx, server, 499, "client_closed");
         return;
       case "broken":
         this.log.warn({ service: name, server: serverLabel(server.address, server.port), err: errText(outcome.error) }, "response cut: server connection failed mid-response");
-        this.observe(ctx, server, outcome.status);
+        this.observe(ctx, server, outcome.status, "server_closed");
         return;
     }
     const err = outcome.error as NodeJS.ErrnoException;
@@ -302,17 +332,18 @@ export class HttpProxy {
       excluded.add(server.key);
       const next = ctx.attempts < this.limits.maxAttempts ? up.picker.pickExcluding(ctx.clientIp, excluded) : undefined;
       if (next) return this.attempt(ctx, next, up.service.sessionPersistence?.type === "insert-cookie");
-      return this.finish(req, listener, name, server, 502, errorBodies.unreachable(name), ctx.startedAt);
+      return this.finish(req, listener, name, server, 502, errorBodies.unreachable(name), ctx.startedAt, false, outcome.kind === "not-sent" ? "connect_failed" : "server_closed", ctx);
     }
     if (code === "UND_ERR_HEADERS_TIMEOUT") {
-      return this.finish(req, listener, name, server, 504, errorBodies.timeout(name, this.limits.upstreamHeadersTimeoutMs), ctx.startedAt);
+      return this.finish(req, listener, name, server, 504, errorBodies.timeout(name, this.limits.upstreamHeadersTimeoutMs), ctx.startedAt, false, "server_timeout", ctx);
     }
-    if (code === "BALLAST_DRAINED") return this.finish(req, listener, name, server, 502, errorBodies.drained(name), ctx.startedAt);
-    if (code === "BALLAST_SHUTDOWN") return this.finish(req, listener, name, server, 503, "the balancer is shutting down", ctx.startedAt, true);
+    if (code === "BALLAST_DRAINED") return this.finish(req, listener, name, server, 502, errorBodies.drained(name), ctx.startedAt, false, "drained", ctx);
+    if (code === "BALLAST_SHUTDOWN") return this.finish(req, listener, name, server, 503, "the balancer is shutting down", ctx.startedAt, true, "shutdown", ctx);
     this.log.warn({ service: name, server: serverLabel(server.address, server.port), err: errText(err) }, "server failed before responding");
-    const message = CONNECTION_ERRORS.has(code) ? errorBodies.upstreamFailed(name) : errorBodies.badResponse(name);
+    const connection = CONNECTION_ERRORS.has(code);
+    const message = connection ? errorBodies.upstreamFailed(name) : errorBodies.badResponse(name);
     // A client still sending a body the server never read would desync the connection: close it.
-    this.finish(req, listener, name, server, 502, message, ctx.startedAt, req.hasBody && !req.complete);
+    this.finish(req, listener, name, server, 502, message, ctx.startedAt, req.hasBody && !req.complete, connection ? (outcome.kind === "not-sent" ? "connect_failed" : "server_closed") : "bad_response", ctx);
   }
 
   private noServer(ctx: RequestContext): void {
@@ -322,23 +353,75 @@ export class HttpProxy {
       this.lastNoServerWarning.set(name, now);
       this.log.warn({ service: name, listener: ctx.listener.name }, "no healthy server: answering 503");
     }
-    this.finish(ctx.req, ctx.listener, name, undefined, 503, errorBodies.noServer(name), ctx.startedAt);
+    this.finish(ctx.req, ctx.listener, name, undefined, 503, errorBodies.noServer(name), ctx.startedAt, false, "no_server", ctx);
   }
 
-  private finish(req: Downstream, listener: ListenerSnapshot, service: string, server: ServerSnapshot | undefined, status: number, message: string, startedAt: number, close = false): void {
+  private finish(
+    req: Downstream,
+    listener: ListenerSnapshot,
+    service: string,
+    server: ServerSnapshot | undefined,
+    status: number,
+    message: string,
+    startedAt: number,
+    close: boolean,
+    termination: Termination,
+    ctx?: RequestContext,
+  ): void {
     req.sendError(status, message, close);
-    this.record(listener.name, service, server, status, startedAt);
+    this.record(listener, service, server, status, startedAt, req, termination, ctx);
   }
 
-  private observe(ctx: RequestContext, server: ServerSnapshot, status: number): void {
-    this.record(ctx.listener.name, ctx.up.service.name, server, status, ctx.startedAt);
+  private observe(ctx: RequestContext, server: ServerSnapshot, status: number, termination: Termination): void {
+    this.record(ctx.listener, ctx.up.service.name, server, status, ctx.startedAt, ctx.req, termination, ctx);
   }
 
-  /** Counts an answered request and its duration. */
-  private record(listener: string, service: string, server: ServerSnapshot | undefined, status: number, startedAt: number): void {
-    const route = this.route(listener, service);
+  /** Counts an answered request and its duration; writes its access line if it has one. */
+  private record(
+    listener: ListenerSnapshot,
+    service: string,
+    server: ServerSnapshot | undefined,
+    status: number,
+    startedAt: number,
+    req: Downstream,
+    termination: Termination,
+    ctx: RequestContext | undefined,
+  ): void {
+    const route = this.route(listener.name, service);
     route.count(server, status);
-    route.duration.observe((monotonicMs() - startedAt) / 1000);
+    const now = monotonicMs();
+    route.duration.observe((now - startedAt) / 1000);
+    if (!listener.accessLog?.enabled) return;
+    // Every request of a logging listener moves the connection's byte cursors, sampled or not, so
+    // a logged request counts only its own bytes.
+    const conn = req.conn;
+    const socket = conn.socket;
+    const read = socket.bytesRead;
+    const written = socket.bytesWritten;
+    const bytesIn = read - conn.countedIn;
+    const bytesOut = written - conn.countedOut;
+    conn.countedIn = read;
+    conn.countedOut = written;
+    if (ctx ? !ctx.logged : !this.access.sampled(listener)) return;
+    const ex = ctx?.exchange;
+    this.access.write({
+      listener: listener.name,
+      client: endpoint(plainIp(socket.remoteAddress), socket.remotePort),
+      method: req.method,
+      host: field(req, HOST, "host") ?? "",
+      path: loggedPath(requestPath(req.url) ?? req.url, listener.accessLog.includeQuery),
+      status,
+      bytesIn,
+      bytesOut,
+      service,
+      server: server ? serverLabel(server.address, server.port) : "",
+      connectMs: ex ? spanMs(ctx.attemptAt, ex.sentAt) : -1,
+      firstByteMs: ex ? spanMs(ex.sentAt, ex.headAt) : -1,
+      totalMs: spanMs(startedAt, now),
+      retries: ctx ? Math.max(0, ctx.attempts - 1) : 0,
+      termination,
+      requestId: ctx?.requestId || (field(req, X_REQUEST_ID, "x-request-id") ?? newRequestId()),
+    });
   }
 
   private count(listener: ListenerSnapshot, service: string, server: ServerSnapshot | undefined, code: number | string): void {
@@ -404,6 +487,12 @@ function requestPath(url: string | undefined): string | undefined {
     }
   }
   return undefined;
+}
+
+/** A request header's value: from the head as read on the fast path (no field array built), else from the fields. */
+function field(req: Downstream, pattern: RegExp, lowerName: string): string | undefined {
+  if (req.fast) return pattern.exec(req.fast.head)?.[1];
+  return req.header(lowerName);
 }
 
 function errText(err: Error): string {

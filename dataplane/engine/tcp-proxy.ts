@@ -3,6 +3,7 @@ import type { ListenerSnapshot, ServerSnapshot, ServiceSnapshot, Snapshot } from
 import { serverLabel, type HealthTable } from "../health/health-state";
 import type { Logger } from "../log";
 import type { Labels, Metrics } from "../metrics";
+import { AccessLog, endpoint, spanMs, type Termination } from "./access-log";
 import { adoptReads } from "./adopt-reads";
 import { monotonicMs } from "./clock";
 import { DrainSchedule, admitsNew, listenerIdentity } from "./drain";
@@ -98,6 +99,17 @@ interface Connection {
   /** Positions in `TcpProxy.all` and in its server's list (SlotList). */
   allSlot: number;
   serverSlot: number;
+  /** The access line of this connection, written at its close; undefined when not logged. */
+  access: TcpAccess | undefined;
+}
+
+/** What the access line needs beyond the connection itself (monotonic ms). */
+interface TcpAccess {
+  readonly startedAt: number;
+  attemptAt: number;
+  connectedAt: number;
+  /** The first reason the connection ended: who closed first, or why the balancer did. */
+  ended: Termination | undefined;
 }
 
 const M_CONNECTIONS = "ballast_tcp_connections_total";
@@ -131,9 +143,11 @@ export class TcpProxy {
   private readonly housekeeping: NodeJS.Timeout;
   private readonly idleCheck: NodeJS.Timeout;
   private closing = false;
+  private readonly access: AccessLog;
 
   constructor(opts: TcpProxyOptions) {
     this.log = opts.log;
+    this.access = new AccessLog(opts.log.access);
     this.metrics = opts.metrics;
     this.now = opts.now;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -248,6 +262,7 @@ export class TcpProxy {
       done: false,
       allSlot: -1,
       serverSlot: -1,
+      access: this.access.sampled(listener) ? { startedAt: monotonicMs(), attemptAt: -1, connectedAt: -1, ended: undefined } : undefined,
     };
     this.all.add(c);
     socket.setNoDelay(true);
@@ -267,6 +282,13 @@ export class TcpProxy {
         row.drainingUntil = Math.max(row.drainingUntil ?? 0, this.drains.deadline(c) ?? 0);
       }
     }
+    return out;
+  }
+
+  /** Open client connections per listener name (the connection gauge). */
+  connectionsByListener(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const c of this.all) out.set(c.listener.name, (out.get(c.listener.name) ?? 0) + 1);
     return out;
   }
 
@@ -334,6 +356,7 @@ export class TcpProxy {
     let list = state.conns.get(server.key);
     if (!list) state.conns.set(server.key, (list = new SlotList<Connection>("serverSlot")));
     list.add(c);
+    if (c.access) c.access.attemptAt = monotonicMs();
 
     const relay = (c.relay ??= this.buffers.relay(c.client));
     const upstream = net.connect({ host: server.address, port: server.port, allowHalfOpen: true, onread: relay.onread });
@@ -368,6 +391,7 @@ export class TcpProxy {
       state.lastNoServerWarn = now;
       this.log.warn({ listener: c.listener.name, service: state.svc.name, tried: [...c.excluded] }, "no usable server: client connection closed");
     }
+    if (c.access) c.access.ended ??= c.excluded.size > 0 ? "connect_failed" : "no_server";
     c.client.destroy();
     this.finish(c);
   }
@@ -397,6 +421,7 @@ export class TcpProxy {
       return;
     }
     c.established = true;
+    if (c.access) c.access.connectedAt = monotonicMs();
     upstream.setNoDelay(true);
     this.metrics.inc(M_CONNECTIONS, H_CONNECTIONS, c.labels);
     const version = c.state.svc.proxyProtocol;
@@ -415,19 +440,27 @@ export class TcpProxy {
     c.movedAt = monotonicMs();
     if (c.inbound) {
       // Reads are written to the server as they come, paused while it is full; the FIN is passed on.
-      client.once("end", () => upstream.end());
+      client.once("end", () => {
+        if (c.access) c.access.ended ??= "client_closed";
+        upstream.end();
+      });
       c.inbound.target(upstream);
     } else {
       // pipe() forwards 'end' as end() (half-close) and pauses the source while the destination is full.
       client.pipe(upstream);
+      if (c.access) client.once("end", () => void (c.access!.ended ??= "client_closed"));
     }
     // The server's bytes already flow through the relay (since connect); its FIN is forwarded the
     // same way. resume() lets the socket emit 'end'; no byte goes through its stream.
-    upstream.once("end", () => client.end());
+    upstream.once("end", () => {
+      if (c.access) c.access.ended ??= "server_closed";
+      client.end();
+    });
     upstream.resume();
   }
 
   private onClientClose(c: Connection): void {
+    if (c.access) c.access.ended ??= "client_closed";
     const up = c.upstream;
     if (!c.established || !up) {
       up?.destroy();
@@ -442,6 +475,7 @@ export class TcpProxy {
 
   private onUpstreamClose(c: Connection, upstream: net.Socket): void {
     if (c.upstream !== upstream || !c.established) return;
+    if (c.access) c.access.ended ??= "server_closed";
     if (!c.client.destroyed && !closedCleanly(upstream)) c.client.destroy();
     this.finishIfClosed(c);
   }
@@ -455,6 +489,7 @@ export class TcpProxy {
     if (c.done) return;
     this.metrics.inc(M_CLOSED, H_CLOSED, { listener: c.listener.name, service: c.state.svc.name, reason });
     this.log.debug({ ...c.labels, listener: c.listener.name, reason }, "tcp connection closed by the balancer");
+    if (c.access) c.access.ended ??= reason === "idle" ? "idle_timeout" : reason === "drain" ? "drained" : "shutdown";
     c.upstream?.destroy();
     c.client.destroy();
     this.finish(c);
@@ -486,6 +521,26 @@ export class TcpProxy {
     if (c.upstream && !c.upstream.destroyed) c.upstream.destroy();
     c.relay?.release();
     c.inbound?.release();
+    if (c.access) this.writeAccess(c, c.access);
+  }
+
+  private writeAccess(c: Connection, a: TcpAccess): void {
+    const up = c.upstream;
+    const connected = c.established && up !== undefined;
+    this.access.write({
+      listener: c.listener.name,
+      client: endpoint(c.clientIp.startsWith("::ffff:") && c.clientIp.includes(".") ? c.clientIp.slice(7) : c.clientIp, c.clientPort),
+      bytesIn: connected ? Math.max(0, up.bytesWritten - c.headerBytes) : 0,
+      bytesOut: connected ? up.bytesRead : 0,
+      service: c.state.svc.name,
+      server: c.server ? serverLabel(c.server.address, c.server.port) : "",
+      connectMs: connected ? spanMs(a.attemptAt, a.connectedAt) : -1,
+      firstByteMs: -1,
+      totalMs: spanMs(a.startedAt, monotonicMs()),
+      // Every server in `excluded` failed to connect; without a connection the last failure was the attempt itself.
+      retries: connected ? c.excluded.size : Math.max(0, c.excluded.size - 1),
+      termination: a.ended ?? "client_closed",
+    });
   }
 
   /** Adds the bytes moved since the last flush to the counters (at close and every few seconds). */

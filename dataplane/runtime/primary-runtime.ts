@@ -1,10 +1,11 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { Snapshot } from "../config/snapshot";
-import { effectiveWeight, isUsable } from "../health/health-state";
+import { effectiveWeight, isUsable, serverLabel, type ServerHealth } from "../health/health-state";
 import { HealthManager } from "../health/health-manager";
 import type { Logger } from "../log";
 import { Metrics, type MetricsDump } from "../metrics";
+import { addProcessMetrics } from "../process-metrics";
 import type { TrafficBackend } from "./traffic-backend";
 import type { ServerStatus, TrafficRuntime } from "./traffic-runtime";
 
@@ -38,12 +39,31 @@ export class PrimaryRuntime implements TrafficRuntime {
     private readonly ownMetrics: Metrics,
   ) {
     health.onChange((table) => backend.setHealth(table));
+    ownMetrics.addCollector(() => this.collectServerStates());
+  }
+
+  /** `ballast_server_up` and `ballast_server_state` for every server of the configuration. */
+  private collectServerStates(): void {
+    const m = this.ownMetrics;
+    m.clear(SERVER_UP);
+    m.clear(SERVER_STATE);
+    const now = Date.now();
+    for (const service of Object.values(this.snapshot?.services ?? {})) {
+      const table = this.health.table()[service.name] ?? {};
+      for (const s of service.servers) {
+        const labels = { service: service.name, server: serverLabel(s.address, s.port) };
+        const current = serverState(table[s.key], s.weight, service.slowStart, now);
+        m.set(SERVER_UP, SERVER_UP_HELP, labels, current === "down" ? 0 : 1);
+        for (const state of SERVER_STATES) m.set(SERVER_STATE, SERVER_STATE_HELP, { ...labels, state }, state === current ? 1 : 0);
+      }
+    }
   }
 
   static async start(opts: PrimaryRuntimeOptions): Promise<PrimaryRuntime> {
     const workers = opts.workers ?? defaultWorkers();
     const host = opts.listenHost ?? "0.0.0.0";
     const metrics = new Metrics();
+    addProcessMetrics(metrics, "primary", { build: true });
     const health = new HealthManager({ log: opts.log.child({ component: "health" }), metrics });
     const backend: TrafficBackend =
       workers === 0
@@ -139,6 +159,20 @@ export class PrimaryRuntime implements TrafficRuntime {
 
 function draining(until: number | undefined): Pick<ServerStatus, "draining" | "drainingUntil"> {
   return until === undefined ? {} : { draining: true, drainingUntil: new Date(until).toISOString() };
+}
+
+const SERVER_UP = "ballast_server_up";
+const SERVER_UP_HELP = "1 when the server is up (healthy, or not health-checked), 0 when its health check failed.";
+const SERVER_STATE = "ballast_server_state";
+const SERVER_STATE_HELP = "1 for the server's current state, 0 for the others: up, down (failed health check), draining (weight 0), slow_start.";
+const SERVER_STATES = ["up", "down", "draining", "slow_start"] as const;
+
+/** One server's state as the metrics and the status page name it. */
+export function serverState(health: ServerHealth | undefined, weight: number, slowStart: number | undefined, now: number): (typeof SERVER_STATES)[number] {
+  if (health?.status === "unhealthy") return "down";
+  if (weight === 0) return "draining";
+  if (effectiveWeight(weight, health, slowStart, now) < weight) return "slow_start";
+  return "up";
 }
 
 /**

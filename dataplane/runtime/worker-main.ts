@@ -1,5 +1,6 @@
 import { startIdleCompactor } from "../idle-compactor";
 import { createLogger } from "../log";
+import { addProcessMetrics } from "../process-metrics";
 import { Engine } from "../engine/engine";
 import { ListenError } from "./traffic-runtime";
 import type { FromWorker, ToWorker } from "./messages";
@@ -13,6 +14,7 @@ import type { FromWorker, ToWorker } from "./messages";
 
 const log = createLogger(process.env.BALLAST_LOG_LEVEL ?? "info").child({ component: "worker", worker: process.pid });
 const engine = new Engine({ log, host: process.env.BALLAST_LISTEN_HOST ?? "0.0.0.0", reusePort: true });
+addProcessMetrics(engine.metrics, `worker-${process.pid}`);
 const compactor = startIdleCompactor({ log: log.child({ component: "memory" }) });
 
 function send(msg: FromWorker): void {

@@ -500,7 +500,7 @@ export interface TcpServiceSpec {
 
 export interface TcpSnapshotSpec {
   services: Record<string, TcpServiceSpec>;
-  listeners?: { name: string; port: number; service: string; protocol?: "tcp" | "tls" }[];
+  listeners?: { name: string; port: number; service: string; protocol?: "tcp" | "tls"; accessLog?: { enabled?: boolean; sampleRate?: number } }[];
 }
 
 const TEST_CERT = {
@@ -535,6 +535,7 @@ export function tcpSnapshot(generation: number, spec: TcpSnapshotSpec): Snapshot
       port: l.port,
       backendService: l.service,
       ...(l.protocol === "tls" ? { certificate: TEST_CERT } : {}),
+      ...(l.accessLog ? { accessLog: l.accessLog } : {}),
     }),
   );
   // Groups that several services share would be listed twice; keep the first of each name.

@@ -44,9 +44,15 @@ type Edge = [BodyName, string, (v: unknown) => Record<string, unknown>, unknown[
 const top = (field: string) => (v: unknown) => ({ [field]: v });
 const server = (field: string) => (v: unknown) => ({ servers: [{ address: "10.0.0.1", [field]: v }] });
 const cookie = (v: unknown) => ({ sessionPersistence: { type: "insert-cookie", cookieTimeout: v } });
+const accessLog = (field: string) => (v: unknown) => ({ accessLog: { [field]: v } });
 const sourceIp = (v: unknown) => ({ sessionPersistence: { type: "source-ip", timeout: v } });
 
 const edges: Edge[] = [
+  // access log sample rate 0-1
+  ["httpListener", "accessLog.sampleRate", accessLog("sampleRate"), [0, 0.25, 1], [-0.01, 1.01, "1"]],
+  ["tlsListener", "accessLog.sampleRate", accessLog("sampleRate"), [0, 1], [-0.01, 1.01]],
+  ["httpsListener", "accessLog.enabled", accessLog("enabled"), [true, false], ["yes", 1]],
+  ["httpListener", "accessLog.includeQuery", accessLog("includeQuery"), [true, false], ["no"]],
   // ports 1-65535
   ["httpListener", "port", top("port"), [1, 65535], [0, 65536, 80.5, "80"]],
   ["httpService", "port", top("port"), [1, 65535], [0, 65536]],
@@ -173,6 +179,10 @@ describe("model limits (SPEC §1)", () => {
       expectIssueAt("tcpCheck", { path: "/" }, "path");
       expectIssueAt("tcpCheck", { statusCodes: ["2xx"] }, "statusCodes");
     });
+    it("includeQuery and unknown fields in a tcp access log", () => {
+      expectIssueAt("tcpListener", { accessLog: { includeQuery: true } }, "accessLog.includeQuery");
+      expectIssueAt("httpListener", { accessLog: { format: "clf" } }, "accessLog.format");
+    });
     it("a certificate on http and tcp listeners", () => {
       const certificate = body("httpsListener").certificate;
       expectIssueAt("httpListener", { certificate }, "certificate");
@@ -233,6 +243,11 @@ describe("model limits (SPEC §1)", () => {
         statusCodes: ["2xx", "3xx"],
       });
       expect(expectValid("tcpCheck", {})).not.toHaveProperty("port");
+    });
+    it("listeners: no access log setting stays absent; a partial one is completed", () => {
+      expect(expectValid("httpListener", {})).not.toHaveProperty("accessLog");
+      expect(expectValid("httpListener", { accessLog: {} }).accessLog).toEqual({ enabled: true, sampleRate: 1, includeQuery: false });
+      expect(expectValid("tcpListener", { accessLog: { sampleRate: 0.5 } }).accessLog).toEqual({ enabled: true, sampleRate: 0.5 });
     });
     it("server groups", () => {
       expect(expectValid("virtualGroup", {}).servers).toEqual([{ address: "10.0.0.1", weight: 100 }]);

@@ -34,6 +34,13 @@ describe("diffProps", () => {
       expect(diffProps(kind, outputs(kind, body, 7), inputs(kind, body))).toEqual({ changes: false, changed: [] });
     });
 
+    it("a listener's access log: defaults spelled out are no change; a new sample rate is an update in place", () => {
+      const olds = outputs("listeners", { ...httpListener(), accessLog: {} });
+      expect(diffProps("listeners", olds, inputs("listeners", { ...httpListener(), accessLog: { enabled: true, sampleRate: 1, includeQuery: false } })).changes).toBe(false);
+      const changed = diffProps("listeners", olds, inputs("listeners", { ...httpListener(), accessLog: { sampleRate: 0.1 } }));
+      expect(changed).toEqual({ changes: true, changed: ["accessLog"] });
+    });
+
     it("ignores key order, defaults spelled out or not, and the adopt flag", () => {
       const olds = outputs("backend-services", { ...httpService(), scheduler: "wrr" });
       const reordered = Object.fromEntries(Object.entries(inputs("backend-services", { ...httpService(), adopt: true })).reverse());

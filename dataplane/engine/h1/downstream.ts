@@ -339,6 +339,9 @@ export class ClientConnection {
   /** Positions in the listener's and the proxy's connection lists (SlotList). */
   listenerSlot = -1;
   proxySlot = -1;
+  /** The socket's byte counts when the last request was accounted (access log `bytesIn`/`bytesOut`). */
+  countedIn = 0;
+  countedOut = 0;
   readonly socket: Socket;
   private readonly owner: ConnectionOwner;
   /** Held only while a request is being parsed (see `createParser`): idle connections hold none. */

@@ -78,6 +78,9 @@ export class Exchange {
    * resumed when the client drains, or before the connection is handed on (see `onComplete`).
    */
   private pausedConn: UpstreamConnection | undefined;
+  /** monotonicMs() when the request head went to a connection, and when the final response head came (-1: not yet), for the access log. */
+  sentAt = -1;
+  headAt = -1;
 
   constructor(
     readonly req: Downstream,
@@ -125,7 +128,8 @@ export class Exchange {
     s.cork();
     s.write(this.head + CRLF, "latin1");
     this.headWritten = true;
-    this.headDeadline = monotonicMs() + this.limits.upstreamHeadersTimeoutMs;
+    this.sentAt = monotonicMs();
+    this.headDeadline = this.sentAt + this.limits.upstreamHeadersTimeoutMs;
     if (!req.hasBody) this.bodyDone = true;
     else req.readBody((chunk) => this.onRequestBody(chunk), () => this.onRequestEnd());
     s.uncork();
@@ -199,7 +203,7 @@ export class Exchange {
   /** The final response's head has come: the head timeout ends and the body's starts. */
   private responding(status: number, keepAlive: boolean): void {
     this.headDeadline = -1;
-    this.lastBodyAt = monotonicMs();
+    this.lastBodyAt = this.headAt = monotonicMs();
     this.keepAlive = keepAlive;
     this.status = status;
   }

@@ -8,7 +8,7 @@ import { buildSnapshot, serverKey, type Snapshot } from "../../../../dataplane/c
 import type { Clock } from "../../../../dataplane/engine/clock";
 import { Engine } from "../../../../dataplane/engine/engine";
 import type { HttpLimits } from "../../../../dataplane/engine/http/limits";
-import { silentLogger } from "../../../../dataplane/log";
+import { silentLogger, type Logger } from "../../../../dataplane/log";
 import {
   BackendService,
   HealthCheck,
@@ -31,6 +31,7 @@ export interface ListenerCfg {
   protocol?: "http" | "https";
   service?: string;
   certificate?: Certificate;
+  accessLog?: { enabled?: boolean; sampleRate?: number; includeQuery?: boolean };
 }
 
 export interface Cfg {
@@ -66,6 +67,7 @@ export function snapshotOf(cfg: Cfg): Snapshot {
         port: 0,
         backendService: l.service ?? services[0]!.name,
         ...(l.certificate ? { certificate: l.certificate } : {}),
+        ...(l.accessLog ? { accessLog: { enabled: true, sampleRate: 1, includeQuery: false, ...l.accessLog } } : {}),
       }) as Listener,
   );
   const checks = cfg.check ? [HealthCheck.parse({ name: "hc", backendService: services[0]!.name, ...cfg.check })] : [];
@@ -77,6 +79,8 @@ export const key = (port: number, address = "127.0.0.1") => serverKey(address, p
 export interface HarnessOptions {
   http?: Partial<HttpLimits>;
   clock?: Clock;
+  /** Default: a silent logger (no access lines either). */
+  log?: Logger;
 }
 
 export class Harness {
@@ -84,7 +88,7 @@ export class Harness {
   private readonly agents: Dispatcher[] = [];
 
   constructor(opts: HarnessOptions = {}) {
-    this.engine = new Engine({ log: silentLogger(), host: "127.0.0.1", ...(opts.http ? { http: opts.http } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
+    this.engine = new Engine({ log: opts.log ?? silentLogger(), host: "127.0.0.1", ...(opts.http ? { http: opts.http } : {}), ...(opts.clock ? { clock: opts.clock } : {}) });
   }
 
   port(listener = "l1"): number {
