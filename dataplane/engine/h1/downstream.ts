@@ -534,7 +534,7 @@ export class ClientConnection {
     while (pos < data.length) {
       const end = text !== undefined ? text.indexOf("\r\n\r\n", pos) : data.indexOf(HEAD_END, pos);
       if (end === -1 || end - pos > max) break;
-      const fast = parseFastRequest(text !== undefined ? text.slice(pos, end) : data.toString("latin1", pos, end), max);
+      const fast = parseFastRequest(text !== undefined ? text.slice(pos, end) : data.toString("latin1", pos, end), max, this.owner.limits.maxHeaderLines);
       if (!fast) break;
       pos = end + 4;
       // The head is complete (as in onHeadersComplete): its timeout, counted from the connection's
@@ -675,6 +675,11 @@ export class ClientConnection {
     if (this.partHeaders.length > 0) {
       raw = headers ? this.partHeaders.concat(headers) : this.partHeaders;
       this.partHeaders = [];
+    }
+    if ((raw?.length ?? 0) > 2 * this.owner.limits.maxHeaderLines) {
+      this.owner.handler().clientError("BALLAST_TOO_MANY_HEADERS", 431);
+      this.failWith(431, `request header fields too large: more than ${this.owner.limits.maxHeaderLines} header lines`);
+      return 0;
     }
     let target = url;
     if (this.partUrl) {

@@ -60,7 +60,7 @@ const FIELDS = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e]*(?:\r\n|$))*$/y;
  * llhttp, so a request parsed here never has a body. One regex validates all field lines; the loop
  * then reads only each line's name length and first letter, and the few names that matter.
  */
-export function parseFastRequest(head: string, maxHead: number): FastRequest | undefined {
+export function parseFastRequest(head: string, maxHead: number, maxLines = 100): FastRequest | undefined {
   if (head.length > maxHead) return undefined;
   let eol = head.indexOf("\r\n");
   if (eol === -1) eol = head.length;
@@ -79,7 +79,10 @@ export function parseFastRequest(head: string, maxHead: number): FastRequest | u
   let keepAlive = true;
   let plain = true;
   let pos = fieldsAt;
+  let lines = 0;
   while (pos < head.length) {
+    // Too many lines: llhttp's path refuses the request (431).
+    if (++lines > maxLines) return undefined;
     const colon = head.indexOf(":", pos);
     let next = head.indexOf("\r\n", colon);
     if (next === -1) next = head.length;

@@ -174,14 +174,24 @@ export class Exchange {
       this.informational = true;
       return 1;
     }
-    this.responding(status, keepAlive);
     let length = -1;
     let chunked = false;
+    let codings = "";
     for (let i = 0; i < raw.length; i += 2) {
       const n = raw[i]!;
       if (n.length === 14 && n.toLowerCase() === "content-length") length = Number(raw[i + 1]);
-      else if (n.length === 17 && n.toLowerCase() === "transfer-encoding") chunked = true;
+      else if (n.length === 17 && n.toLowerCase() === "transfer-encoding") {
+        chunked = true;
+        codings = raw[i + 1]!;
+      }
     }
+    // A Transfer-Encoding whose last coding is not chunked would make the body run to the close
+    // of the connection (RFC 9112 §6.3): a framing this balancer does not pass on (502).
+    if (chunked && codings.slice(codings.lastIndexOf(",") + 1).trim().toLowerCase() !== "chunked") {
+      this.fail(coded(`invalid response: Transfer-Encoding '${codings}' does not end in chunked`, "BALLAST_INVALID_RESPONSE"));
+      return 1;
+    }
+    this.responding(status, keepAlive);
     if (chunked) length = -1;
     const headers = responseHeaders(raw);
     for (const h of this.extraHeaders) headers.push(h);

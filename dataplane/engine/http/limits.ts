@@ -27,6 +27,11 @@ export interface HttpLimits {
   /** Largest request head (request line and headers) in bytes; larger gets 431. Default 16 384. */
   readonly maxHeaderSize: number;
   /**
+   * Most header lines in a request head, `Host` included; more gets 431 and the connection is
+   * closed. Default 100 (HAProxy's `tune.http.maxhdr` is 101).
+   */
+  readonly maxHeaderLines: number;
+  /**
    * Upstream: a server must start its response (status line and headers) within this many ms
    * after the request was sent, else 504. Default 60 000 (nginx `proxy_read_timeout`, ALB's idle
    * timeout).
@@ -54,6 +59,7 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = Object.freeze({
   clientKeepAliveTimeoutMs: 15_000,
   connectionsCheckingIntervalMs: 1_000,
   maxHeaderSize: 16_384,
+  maxHeaderLines: 100,
   upstreamHeadersTimeoutMs: 60_000,
   upstreamBodyTimeoutMs: 300_000,
   upstreamConnectTimeoutMs: 5_000,

@@ -137,3 +137,57 @@ describe("the front door (raw sockets)", () => {
     expect(a.requests.map((x) => x.url)).toEqual(["/a", "/b", "/c"]);
   });
 });
+
+describe("the front door: header lines and response framing", () => {
+  let h: Harness | undefined;
+  let a: Origin | undefined;
+  let raw: net.Server | undefined;
+  afterEach(async () => {
+    await h?.close();
+    await a?.close();
+    await new Promise<void>((r) => (raw ? raw.close(() => r()) : r()));
+    h = undefined;
+    a = undefined;
+    raw = undefined;
+  });
+
+  const headLines = (n: number) => Array.from({ length: n }, (_, i) => `X-H${i}: v\r\n`).join("");
+
+  test.each([
+    ["a bodiless GET (the fast path)", "GET / HTTP/1.1\r\n"],
+    ["a POST (llhttp's path)", "POST / HTTP/1.1\r\nContent-Length: 0\r\n"],
+  ])("%s: 100 header lines with Host pass, 101 get 431 and nothing is forwarded", async (_what, start) => {
+    a = await startOrigin("a");
+    h = new Harness();
+    await h.engine.apply(snapshotOf({ servers: [{ port: a.port }] }));
+    const extra = start.includes("Content-Length") ? 1 : 0;
+    const ok = await exchange(h.port(), [`${start}Host: x\r\nConnection: close\r\n${headLines(98 - extra)}\r\n`]);
+    expect(statuses(ok.text)).toEqual([200]);
+    const tooMany = await exchange(h.port(), [`${start}Host: x\r\nConnection: close\r\n${headLines(99 - extra)}\r\n`]);
+    expect(statuses(tooMany.text)).toEqual([431]);
+    expect(tooMany.closed).toBe(true);
+    expect(a.requests).toHaveLength(1);
+  });
+
+  async function rawOrigin(response: string): Promise<number> {
+    raw = net.createServer((s) => {
+      s.on("error", () => {});
+      s.once("data", () => s.end(response));
+    });
+    await new Promise<void>((r) => raw!.listen(0, "127.0.0.1", r));
+    return (raw.address() as net.AddressInfo).port;
+  }
+
+  test.each([
+    ["xchunked", "Transfer-Encoding: xchunked\r\n", 502],
+    ["chunked, then gzip", "Transfer-Encoding: chunked, gzip\r\n", 502],
+    ["gzip, then chunked", "Transfer-Encoding: gzip, chunked\r\n", 200],
+    ["chunked", "Transfer-Encoding: chunked\r\n", 200],
+  ])("a response with Transfer-Encoding %s: %i", async (_what, te, status) => {
+    const port = await rawOrigin(`HTTP/1.1 200 OK\r\n${te}\r\n2\r\nok\r\n0\r\n\r\n`);
+    h = new Harness();
+    await h.engine.apply(snapshotOf({ servers: [{ port }] }));
+    const r = await exchange(h.port(), ["GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]);
+    expect(statuses(r.text)).toEqual([status]);
+  });
+});
