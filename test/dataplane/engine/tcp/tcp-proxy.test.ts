@@ -195,20 +195,23 @@ describe("TcpProxy", () => {
 
   test("idle timeout: no byte either way for the timeout closes both sides; traffic keeps it open", async () => {
     const b = res.add(await startBackend());
-    const { client, metrics } = await setup({ servers: [{ address: b.host, port: b.port }] }, { idleTimeoutMs: 600 });
+    const { client, metrics } = await setup({ servers: [{ address: b.host, port: b.port }] }, { idleTimeoutMs: 1_000 });
     const c = await client();
-    // Traffic every 200 ms for 1.5 s keeps the connection alive past the 600 ms timeout.
-    let quiet = Date.now();
-    for (let i = 0; i < 6; i++) {
-      await new Promise((r) => setTimeout(r, 200));
+    // A byte every 100 ms (a tenth of the timeout, so a stalled machine does not look idle) for
+    // twice the 1 s timeout keeps the connection open past it.
+    const start = Date.now();
+    let quiet = start;
+    for (let i = 0; i < 200 && Date.now() - start < 2_000; i++) {
+      await new Promise((r) => setTimeout(r, 100));
       c.write("k");
       await readBytes(c, 1);
       quiet = Date.now();
     }
+    expect(quiet - start).toBeGreaterThanOrEqual(1_000);
     expect(c.destroyed).toBe(false);
     expect(metric(metrics, "ballast_tcp_closed_total")).toBe(0);
     const closed = await whenClosed(c, CLOSE_CAP_MS);
-    expect(closed.at - quiet).toBeGreaterThanOrEqual(550);
+    expect(closed.at - quiet).toBeGreaterThanOrEqual(950);
     await waitUntil(() => b.connections[0]!.closed, CLOSE_CAP_MS, "server side closed");
     expect(byLabel(metrics, "ballast_tcp_closed_total", "reason")).toEqual({ idle: 1 });
   });
