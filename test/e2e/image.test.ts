@@ -52,14 +52,16 @@ describe.skipIf(dockerTool.skip)(`data plane image${dockerTool.skip ? ` (skipped
 
   it("exits 0 on SIGTERM (docker stop) within the shutdown grace period", async () => {
     const dp = await startDataplaneContainer({ image, env: { BALLAST_SHUTDOWN_GRACE_MS: "8000" } });
-    const started = Date.now();
     const stop = await runDocker(["stop", "--time", "20", dp.id], 60_000);
-    const took = Date.now() - started;
     expect(stop.code, describeRun("docker stop", stop)).toBe(0);
+    // Exit code 0 rules out docker's SIGKILL after 20 s (137) and the grace period's watchdog (1);
+    // the logs say it shut down in order, not that it ran out of time.
     expect(await dp.inspect("{{.State.ExitCode}}")).toBe("0");
     expect(await dp.inspect("{{.State.OOMKilled}}")).toBe("false");
-    expect(took).toBeLessThan(8_000 + 2_000);
-    expect(await dp.logs()).toContain("shutting down");
+    const logs = await dp.logs();
+    expect(logs).toContain("shutting down");
+    expect(logs).toContain("primary closed");
+    expect(logs).not.toContain("did not finish in time");
   }, 120_000);
 
   it("keeps its state on the named volume across docker restart and a new container", async () => {

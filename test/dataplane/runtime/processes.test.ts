@@ -64,20 +64,22 @@ describe("runtime: worker processes", () => {
       await configure(dp, [a, b], port!);
       const api = admin(dp);
 
-      // The admin API keeps answering while a worker dies (it asks every worker for its counts).
+      // The admin API keeps answering while a worker dies (it asks every worker for its counts). A
+      // call the admin API never answered ends at the client's 30 s timeout as status 0.
       let polling = true;
-      const polls: { status: number; ms: number }[] = [];
+      const polls: { status: number; afterKill: boolean }[] = [];
+      let killed = false;
       const poller = (async () => {
         for (let i = 0; i < 400 && polling; i++) {
-          const t0 = Date.now();
           const r = await api.call("GET", i % 2 ? "/v1/backend-services/web/status" : "/metrics").catch(() => ({ status: 0 }));
-          polls.push({ status: r.status, ms: Date.now() - t0 });
+          polls.push({ status: r.status, afterKill: killed });
           await sleep(10);
         }
       })();
 
       const victim = before[0]!;
       process.kill(victim, "SIGKILL");
+      killed = true;
       await waitFor(`worker ${victim} to be gone`, () => (alive(victim) ? undefined : true), 10_000, 10);
       // A change made while the replacement is still starting must reach it too: b's weight to 0.
       const replacement = await waitFor("a replacement worker process", () => childPids(dp.pid).find((p) => !before.includes(p)), 30_000, 5);
@@ -101,7 +103,7 @@ describe("runtime: worker processes", () => {
       polling = false;
       await poller;
       expect(polls.filter((p) => p.status !== 200), "admin answers while a worker died").toEqual([]);
-      expect(Math.max(...polls.map((p) => p.ms)), "slowest admin answer (ms)").toBeLessThan(10_000);
+      expect(polls.filter((p) => p.afterKill).length, "admin calls started after the kill").toBeGreaterThan(0);
 
       // The replacement itself serves the current configuration: connections it accepted get
       // answers, all from a.
@@ -144,7 +146,6 @@ describe("runtime: worker processes", () => {
 
       const slow = httpRequest(port!, { path: "/slow?ms=2000", timeoutMs: 15_000 });
       await waitFor("the slow request to reach the origin", () => (a.inFlight === 1 ? true : undefined), 10_000, 10);
-      const t0 = Date.now();
       const exited = dp.stop("SIGTERM");
 
       // New connections are refused while the slow request is still being answered.
@@ -157,10 +158,11 @@ describe("runtime: worker processes", () => {
       expect(stillInFlight, "the slow request was still in flight when connections were refused").toBe(1);
       expect(refusedAt).toBeLessThan(answeredAt);
 
+      // Exit 0 on its own once the in-flight request was answered: the grace period's watchdog (which
+      // exits 1 with "did not finish in time") never fired, and the primary closed in order.
       expect(await exited).toBe(0);
-      const exitMs = Date.now() - t0;
-      expect(exitMs, "SIGTERM to exit (ms)").toBeLessThan(5_000 + 1_000);
       expect(dp.output()).toContain('"shutting down"');
+      expect(dp.output()).toContain('"primary closed"');
       expect(dp.output()).not.toContain("did not finish in time");
       for (const w of workers) expect(alive(w), `worker ${w} after exit`).toBe(false);
 

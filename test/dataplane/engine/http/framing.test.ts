@@ -42,6 +42,9 @@ function headers(head: Head, name: string): string[] {
   return head.fields.filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
 }
 
+/** How long a read waits before failing: a guard against a hang, far above any expected answer time. */
+const HANG_GUARD_MS = 30_000;
+
 class RawClient {
   private store = Buffer.alloc(64 * 1024);
   private start = 0;
@@ -77,7 +80,7 @@ class RawClient {
 
   /** Reads one response; `method` decides whether a body may follow (HEAD: never). */
   async readResponse(opts: { method?: string; timeoutMs?: number } = {}): Promise<RawResponse> {
-    const deadline = Date.now() + (opts.timeoutMs ?? 3000);
+    const deadline = Date.now() + (opts.timeoutMs ?? HANG_GUARD_MS);
     const informational: Head[] = [];
     for (;;) {
       const head = await this.readHead(deadline);
@@ -110,7 +113,7 @@ class RawClient {
   }
 
   /** Reads one response head (status line and fields up to the empty line). */
-  async readHead(deadline = Date.now() + 3000): Promise<Head> {
+  async readHead(deadline = Date.now() + HANG_GUARD_MS): Promise<Head> {
     const text = (await this.readUntil("\r\n\r\n", deadline)).toString("latin1");
     const lines = text.slice(0, -4).split("\r\n");
     const m = /^(HTTP\/1\.[01]) (\d{3})(?: (.*))?$/.exec(lines[0]!);
@@ -124,7 +127,7 @@ class RawClient {
   }
 
   /** Resolves once the peer has closed (FIN or close) and nothing unread is left; rejects otherwise. */
-  async expectClosed(timeoutMs = 2000): Promise<void> {
+  async expectClosed(timeoutMs = HANG_GUARD_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.ended) await this.waitMore(deadline, "the proxy to close the connection");
     if (this.pending > 0) throw new Error(`unexpected bytes after the response: ${JSON.stringify(this.peek().toString("latin1").slice(0, 200))}`);
@@ -449,7 +452,7 @@ describe("HTTP/1.1 framing and connection management (raw sockets)", () => {
     const body = "exact body: \u00e9\u00e8 0123456789";
     const bytes = Buffer.from(body, "latin1");
     c.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${bytes.length}\r\nExpect: 100-continue\r\n\r\n`);
-    const cont = await c.readHead(Date.now() + 1500);
+    const cont = await c.readHead();
     expect(cont.status).toBe(100);
     expect(cont.version).toBe("HTTP/1.1");
     expect(o.seen).toHaveLength(0);
@@ -637,7 +640,7 @@ describe("HTTP/1.1 framing and connection management (raw sockets)", () => {
     expect(r1.body.length).toBe(mib.length);
     expect(r1.body.equals(mib)).toBe(true);
     c.write(get("/5m"));
-    const r5 = await c.readResponse({ timeoutMs: 5000 });
+    const r5 = await c.readResponse();
     expect(r5.status).toBe(200);
     expect(r5.body.length).toBe(five.length);
     expect(r5.body.equals(five)).toBe(true);

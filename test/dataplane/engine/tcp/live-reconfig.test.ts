@@ -121,7 +121,9 @@ describe("TcpProxy live reconfiguration", () => {
       await sleep(20);
     }
     const roundsAtEnd = streams.map((s) => s.rounds);
-    await sleep(200);
+    // Every stream moves on after the last change (or fails, which the checks below report). Waiting
+    // for the rounds, not for a fixed time, keeps a slow machine from looking like a stalled stream.
+    await waitUntil(() => streams.every((s, i) => s.error !== undefined || (s.rounds > roundsAtEnd[i]! && s.rounds > 10)), 30_000, "every stream past the last change");
     stopped = true;
     await Promise.all(streams.map((s) => s.done));
     await Promise.all(shortLived);

@@ -3,9 +3,13 @@ import type { Snapshot } from "../../../../dataplane/config/snapshot";
 import { TcpProxy } from "../../../../dataplane/engine/tcp-proxy";
 import { silentLogger } from "../../../../dataplane/log";
 import { Metrics } from "../../../../dataplane/metrics";
-import { Resources, connect, listenerOf, readBytes, sleep, startBackend, startFront, tcpSnapshot, type Backend, type TcpServiceSpec } from "../../../helpers/tcp";
+import { Resources, connect, listenerOf, readBytes, startBackend, startFront, tcpSnapshot, waitUntil, type Backend, type TcpServiceSpec } from "../../../helpers/tcp";
 
-/** Source-IP persistence with real sockets (the table's clock logic is unit-tested in source-table.test.ts). */
+/**
+ * Source-IP persistence with real sockets (the table's clock logic is unit-tested in
+ * source-table.test.ts). The proxy's clock is a manual one the tests move, so "within the timeout"
+ * and "after it" are exact whatever the machine's speed.
+ */
 
 const res = new Resources();
 afterEach(() => res.closeAll());
@@ -13,7 +17,10 @@ afterEach(() => res.closeAll());
 async function setup(count: number, persistence: number | undefined) {
   const backends: Backend[] = [];
   for (let i = 0; i < count; i++) backends.push(res.add(await startBackend({ mode: "greet", name: `b${i}` })));
-  const proxy = new TcpProxy({ log: silentLogger(), metrics: new Metrics(), now: Date.now });
+  let t = 1_700_000_000_000;
+  const proxy = new TcpProxy({ log: silentLogger(), metrics: new Metrics(), now: () => t });
+  /** Moves the proxy's clock forward (stickiness expiry reads it; nothing here waits on timers). */
+  const advance = (ms: number) => void (t += ms);
   res.add({ close: () => proxy.close(0) });
   let snapshot: Snapshot;
   let gen = 0;
@@ -28,16 +35,23 @@ async function setup(count: number, persistence: number | undefined) {
   apply();
   const front = res.add(await startFront(proxy, () => listenerOf(snapshot, "front")));
   /** Connects from `from` (any 127/8 address is loopback on Linux) and returns the greeting's backend name. */
-  const visit = async (from = "127.0.0.1", keepOpen = false) => {
+  const visit = async (from = "127.0.0.1", keepOpen = false, othersOpen = 0) => {
     const c = res.socket(await connect(front.port, "127.0.0.1", { localAddress: from }));
     const name = (await readBytes(c, 3)).toString().trim();
-    if (!keepOpen) {
-      c.end();
-      await new Promise<void>((r) => (c.closed ? r() : c.once("close", () => r())));
-    }
+    if (!keepOpen) await close(c, othersOpen);
     return { name, socket: c };
   };
-  return { proxy, backends, apply, visit };
+  /**
+   * Ends a client connection and waits until the proxy has finished it too (its stickiness timeout
+   * starts then), leaving the `othersOpen` connections the test still holds.
+   */
+  const close = async (c: import("node:net").Socket, othersOpen = 0) => {
+    c.end();
+    await new Promise<void>((r) => (c.closed ? r() : c.once("close", () => r())));
+    const open = () => Object.values(proxy.stats().svc ?? {}).reduce((n, x) => n + x.activeConnections, 0);
+    await waitUntil(() => open() === othersOpen, 10_000, "the proxy to finish the connection");
+  };
+  return { proxy, backends, apply, visit, advance, close };
 }
 
 describe("TcpProxy source-IP persistence", () => {
@@ -49,19 +63,19 @@ describe("TcpProxy source-IP persistence", () => {
   });
 
   test("a client sticks to its server across reconnects within the timeout and is re-balanced after it", async () => {
-    const { visit, apply, backends } = await setup(3, 1);
+    const { visit, apply, backends, advance } = await setup(3, 1);
     const first = (await visit()).name;
     // Make the hash prefer the others (weight 1 against 100): within the timeout the client stays.
     apply((servers) => servers.map((s, i) => (backends[i]!.name === first ? { ...s, weight: 1 } : s)));
     for (let i = 0; i < 3; i++) {
-      await sleep(200);
+      advance(999); // each reconnect 1 ms inside the 1 s timeout, which restarts at each close
       expect((await visit()).name).toBe(first);
     }
     // Another client is placed by the consistent hash and sticks in its turn.
     const other = (await visit("127.0.0.2")).name;
     expect((await visit("127.0.0.2")).name).toBe(other);
-    // 1 s after the last close, with margin for a loaded machine, the first client is re-balanced.
-    await sleep(1_400);
+    // 1 s after the last close the first client is re-balanced.
+    advance(1_000);
     expect((await visit()).name).not.toBe(first);
   });
 
@@ -77,14 +91,13 @@ describe("TcpProxy source-IP persistence", () => {
   });
 
   test("an open connection pins the client however long it lasts; the timeout starts at its close", async () => {
-    const { visit, apply, backends } = await setup(2, 1);
+    const { visit, apply, backends, advance, close } = await setup(2, 1);
     const first = await visit("127.0.0.1", true);
     apply((servers) => servers.map((s, i) => (backends[i]!.name === first.name ? { ...s, weight: 1 } : s)));
-    await sleep(1_300);
-    expect((await visit()).name).toBe(first.name);
-    first.socket.end();
-    await new Promise<void>((r) => (first.socket.closed ? r() : first.socket.once("close", () => r())));
-    await sleep(500);
+    advance(60_000);
+    expect((await visit("127.0.0.1", false, 1)).name).toBe(first.name);
+    await close(first.socket);
+    advance(999);
     expect((await visit()).name).toBe(first.name);
   });
 
