@@ -168,13 +168,17 @@ describe("/metrics of a real data plane", () => {
     expect(queried.filter((n) => !have.has(n))).toEqual([]);
   });
 
-  test("the worker writes the access lines of its traffic to stdout; health probes write none", () => {
-    const lines = dp
-      .output()
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    const access = lines.filter((l) => l.msg === "access");
+  test("the worker writes the access lines of its traffic to stdout; health probes write none", async () => {
+    const accessLines = () =>
+      dp
+        .output()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.msg === "access");
+    // Lines reach stdout in batches, from another process: wait (bounded) until the TCP line is there.
+    for (let i = 0; i < 200 && !accessLines().some((l) => l.listener === "pg"); i++) await new Promise((r) => setTimeout(r, 100));
+    const access = accessLines();
     const http = access.filter((l) => l.listener === "front");
     expect(http.length).toBeGreaterThan(0);
     expect(http.every((l) => l.path === "/x")).toBe(true);

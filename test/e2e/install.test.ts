@@ -79,10 +79,12 @@ describe.skipIf(pulumiTool.skip)(`an installed ballast package${pulumiTool.skip 
       "package.json", "README.md", "LICENSE", "CHANGELOG.md", "Dockerfile", ".dockerignore",
       "build/image/main.js", "build/image/worker-main.js", "build/image/healthcheck.js", "build/state/.keep",
       "dist/sdk/index.js", "dist/sdk/index.d.ts", "dist/provider/impl.js", "dist/model/index.js", "docs/sdk.md",
+      // The `ballast` command (package.json `bin`) and the data plane modules it loads.
+      "dist/dataplane/cli/ballast.js",
     ]) {
       expect(paths, needed).toContain(needed);
     }
-    const allowed = /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|Dockerfile|\.dockerignore|build\/(image|state)\/.+|dist\/(sdk|provider|model)\/.+\.(js|d\.ts)|docs\/.+\.md)$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|Dockerfile|\.dockerignore|build\/(image|state)\/.+|dist\/(sdk|provider|model)\/.+\.(js|d\.ts)|dist\/dataplane\/.+\.js|docs\/.+)$/;
     expect(paths.filter((p) => !allowed.test(p))).toEqual([]);
     expect(readFileSync(join(repoRoot, "LICENSE"), "utf8")).toContain("Apache License\n                           Version 2.0, January 2004");
   });
@@ -98,6 +100,9 @@ describe.skipIf(pulumiTool.skip)(`an installed ballast package${pulumiTool.skip 
     expect(existsSync(join(app, "node_modules/@pulumi/pulumi/package.json"))).toBe(true);
     expect(existsSync(join(app, "node_modules/ballast/node_modules/@pulumi/pulumi"))).toBe(false);
     expect(existsSync(join(app, "node_modules/@pulumi/docker/node_modules/@pulumi/pulumi"))).toBe(false);
+    // The package's command is on the program's PATH.
+    const version = await runCommand(join(app, "node_modules/.bin/ballast"), ["--version"], { cwd: app, env: npmEnv(), timeoutMs: 60_000 });
+    expect(version.stdout.trim(), describeRun("ballast --version", version)).toBe(`ballast ${JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).version}`);
     // The Balancer's default build context is the installed package: the Dockerfile and the bundle it copies.
     const context = await runCommand(process.execPath, ["-e", 'process.stdout.write(require("ballast").defaultBuildContext())'], { cwd: app, env: npmEnv(), timeoutMs: 60_000 });
     expect(context.stdout, describeRun("defaultBuildContext", context)).toBe(realpathSync(join(app, "node_modules/ballast")));

@@ -103,7 +103,8 @@ export function rootProgramProject(): PulumiProject {
       "Pulumi.yaml": yaml,
       "package.json": JSON.stringify({ name: "ballast-e2e-root", private: true, main: "index.js" }, null, 2),
       // The root program, as built by `npm run build`, loaded through the `ballast` package.
-      "index.js": `module.exports = require("ballast/dist/program/index.js");\n`,
+      // (by path: the root program is not part of the package's `exports`).
+      "index.js": `module.exports = require("./node_modules/ballast/dist/program/index.js");\n`,
     },
   });
 }
