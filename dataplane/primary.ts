@@ -55,7 +55,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<Primary> {
   const admin = createAdminServer({ store, runtime, token: options.token, log: log.child({ component: "admin" }), replica: options.replica });
   let url: string;
   try {
-    url = await admin.listen(host, port);
+    url = await admin.listen(host, port, options.store?.kind === "etcd");
   } catch (err) {
     throw new StartupError(`the admin API cannot listen on ${options.adminAddr}: ${(err as Error).message}`, { cause: err });
   }

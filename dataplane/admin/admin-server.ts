@@ -40,7 +40,12 @@ export interface AdminServerOptions {
 
 export interface AdminServer {
   /** Binds and resolves with the base URL (`http://127.0.0.1:9180`). */
-  listen(host: string, port: number): Promise<string>;
+  /**
+   * `shared`: bind with SO_REUSEPORT, so a replica that replaces another (a rolling update of
+   * containers on host networking) can take the admin port while the old one still answers. Only
+   * for replicas on etcd, which all serve one configuration; a file store's port stays its own.
+   */
+  listen(host: string, port: number, shared?: boolean): Promise<string>;
   /** Stops accepting; in-flight requests get up to `graceMs`, then their connections are cut. */
   close(graceMs: number): Promise<void>;
 }
@@ -158,10 +163,10 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   let sweeper: NodeJS.Timeout | undefined;
 
   return {
-    listen(host, port) {
+    listen(host, port, shared = false) {
       return new Promise((resolveUrl, reject) => {
         server.once("error", reject);
-        server.listen(port, host, () => {
+        server.listen({ port, host, ...(shared && port !== 0 ? { reusePort: true } : {}) }, () => {
           server.off("error", reject);
           sweeper = setInterval(() => {
             const now = monotonicMs();

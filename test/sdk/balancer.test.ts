@@ -93,4 +93,60 @@ describe("Balancer (mocked engine)", () => {
     expect(reg.dependencies).toContain(await valueOf(b.container.urn));
     expect(await isSecret(service.adminToken)).toBe(true);
   });
+
+  it("runs replicas on etcd: one container each on host networking, admin ports in a row, the store settings, start-before-stop", async () => {
+    const b = new Balancer("lb6", {
+      image: "img",
+      replicas: 3,
+      adminPort: 19200,
+      listenAddress: "127.0.0.1",
+      etcd: { endpoints: ["http://10.0.0.5:2379", "http://10.0.0.6:2379"], prefix: "/ballast/prod", username: "ballast", password: "etcd-secret", ca: "-----BEGIN CERTIFICATE-----\nCA\n" },
+    });
+    await settled(b, ...b.containers, ...b.volumes);
+    const containers = registered.filter((r) => r.type === "docker:index/container:Container" && r.name.startsWith("lb6-"));
+    expect(containers.map((c) => c.name).sort()).toEqual(["lb6-dataplane-0", "lb6-dataplane-1", "lb6-dataplane-2"]);
+    expect(registered.filter((r) => r.type === "docker:index/volume:Volume" && r.name.startsWith("lb6-")).map((v) => v.name).sort()).toEqual(["lb6-state-0", "lb6-state-1", "lb6-state-2"]);
+    for (const [i, c] of containers.sort((x, y) => x.name.localeCompare(y.name)).entries()) {
+      expect(c.inputs.networkMode).toBe("host");
+      expect(c.inputs.ports).toBeUndefined();
+      expect(c.inputs.envs).toEqual(
+        expect.arrayContaining([
+          `BALLAST_ADMIN_ADDR=127.0.0.1:${19200 + i}`,
+          "BALLAST_LISTEN_HOST=127.0.0.1",
+          `BALLAST_REPLICA_NAME=lb6-${i}`,
+          "BALLAST_STORE=etcd",
+          "BALLAST_ETCD_ENDPOINTS=http://10.0.0.5:2379,http://10.0.0.6:2379",
+          "BALLAST_ETCD_PREFIX=/ballast/prod",
+          "BALLAST_ETCD_USERNAME=ballast",
+          "BALLAST_ETCD_PASSWORD=etcd-secret",
+          "BALLAST_ETCD_CA=/etc/ballast/etcd/ca.pem",
+        ]),
+      );
+      expect(c.inputs.uploads).toEqual([{ file: "/etc/ballast/etcd/ca.pem", content: "-----BEGIN CERTIFICATE-----\nCA\n" }]);
+      expect(c.secretInputs).toContain("envs");
+      // Host networking with shared ports: the new container starts before the old one stops.
+      expect(c.deleteBeforeReplace).toBe(false);
+    }
+    expect(await valueOf(b.adminUrls)).toEqual(["http://127.0.0.1:19200", "http://127.0.0.1:19201", "http://127.0.0.1:19202"]);
+    expect(await valueOf(b.adminUrl)).toBe("http://127.0.0.1:19200");
+  });
+
+  it("gives resources every replica's admin URL", async () => {
+    const b = new Balancer("lb7", { image: "img", replicas: 2, adminPort: 19300, etcd: { endpoints: ["http://127.0.0.1:2379"] } });
+    const service = new BackendService("svc7", { balancer: b, protocol: "http", port: 80 });
+    await settled(b, ...b.containers, service);
+    const reg = one("pulumi-nodejs:dynamic/ballast:BackendService", "svc7");
+    expect(reg.inputs).toMatchObject({ adminUrl: "http://127.0.0.1:19300", adminUrls: ["http://127.0.0.1:19300", "http://127.0.0.1:19301"] });
+  });
+
+  it.each([
+    [{ replicas: 2 }, /replicas: 2 needs `etcd`/],
+    [{ replicas: 0, etcd: { endpoints: ["http://127.0.0.1:2379"] } }, /replicas must be a whole number from 1 to 32 \(got 0\)/],
+    [{ replicas: 1.5, etcd: { endpoints: ["http://127.0.0.1:2379"] } }, /replicas must be a whole number from 1 to 32 \(got 1.5\)/],
+    [{ replicas: 33, etcd: { endpoints: ["http://127.0.0.1:2379"] } }, /got 33/],
+  ])("refuses %j before creating anything", (args, message) => {
+    const before = registered.length;
+    expect(() => new Balancer("lb8", { image: "img", ...args })).toThrow(message);
+    expect(registered.slice(before).filter((r) => r.name.startsWith("lb8-"))).toEqual([]);
+  });
 });

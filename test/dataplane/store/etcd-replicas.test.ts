@@ -4,6 +4,7 @@ import type { Dataplane } from "../../helpers/dataplane-process";
 import { startEtcdCluster, type EtcdCluster } from "../../helpers/etcd-cluster";
 import { startOrigin, type Origin } from "../../helpers/origin";
 import { freePorts } from "../../helpers/ports";
+import { startDataplane } from "../../helpers/dataplane-process";
 import { create, getAt, json, newPrefix, newToken, startReplica, through } from "../../helpers/replicas";
 
 /**
@@ -113,6 +114,26 @@ describe("etcd store: replicas", () => {
     const bad = await b.api("/v1/listeners", { headers: { "ballast-min-revision": "soon" } });
     expect(bad.status).toBe(400);
     expect((await bad.json()).error.issues[0].path).toBe("Ballast-Min-Revision");
+  });
+
+  it("replicas on etcd can share one admin port (a rolling update starts the new one before the old stops); a file store cannot", async () => {
+    const [port] = (await freePorts(1)) as [number];
+    const prefix = newPrefix();
+    const token = newToken();
+    const env = { BALLAST_ADMIN_ADDR: `127.0.0.1:${port}` };
+    const old = await startReplica(etcd, { name: "old", prefix, token, env });
+    replicas.push(old);
+    const next = await startReplica(etcd, { name: "next", prefix, token, env });
+    replicas.push(next);
+    expect(next.url).toBe(old.url);
+    await create(old, "server-groups", { name: "g", type: "virtual", servers: [] });
+    // The old replica stops: the port keeps answering, from the new one, with the configuration.
+    await replicas.splice(0, 1)[0]!.stop();
+    const after = await getAt(next, "/v1/server-groups/g", 0);
+    expect(after.status).toBe(200);
+    expect(((await (await next.api("/v1/replica")).json()) as { name: string }).name).toBe("next");
+    // A file store's admin port is its own: a second one on it does not start.
+    await expect(startDataplane({ token, env: env, startTimeoutMs: 20_000 })).rejects.toThrow(/admin API cannot listen|EADDRINUSE/);
   });
 
   it("two prefixes on one etcd are two independent balancers", async () => {
