@@ -23,6 +23,7 @@ export type Termination =
   | "no_server"
   | "no_service"
   | "bad_request"
+  | "client_timeout"
   | "bad_response"
   | "drained"
   | "shutdown";

@@ -279,9 +279,10 @@ export class Engine {
             const st = state();
             this.whenOpen(st, () => this.http.handleUpgrade(req, socket, head, pipeTo, httpListener(st)), () => socket.destroy());
           },
-          clientError: (code, status) => {
+          clientError: (code, status, conn) => {
             if (status !== undefined) this.metrics.inc(CLIENT_ERRORS, CLIENT_ERRORS_HELP, { listener: listener.name, code: String(status) });
             log.debug({ listener: listener.name, code, status }, "client error");
+            if (status !== undefined && conn) this.http.refused(httpListener(state()), conn, status);
           },
         };
         const onSocket = (socket: net.Socket) => {

@@ -376,6 +376,34 @@ export class HttpProxy {
     this.record(ctx.listener, ctx.up.service.name, server, status, ctx.startedAt, ctx.req, termination, ctx);
   }
 
+  /**
+   * The access line of a request refused before it reached the proxy (malformed, too large, too
+   * slow: answered by the client connection itself). What the request would have said (method,
+   * host, path) was not read; its bytes in are what the connection read for it.
+   */
+  refused(listener: ListenerSnapshot, conn: ClientConnection, status: number): void {
+    if (!listener.accessLog?.enabled || !this.access.sampled(listener)) return;
+    const socket = conn.socket;
+    this.access.write({
+      listener: listener.name,
+      client: endpoint(plainIp(socket.remoteAddress), socket.remotePort),
+      method: "",
+      host: "",
+      path: "",
+      status,
+      bytesIn: socket.bytesRead - conn.countedIn,
+      bytesOut: 0,
+      service: listener.service,
+      server: "",
+      connectMs: -1,
+      firstByteMs: -1,
+      totalMs: -1,
+      retries: 0,
+      termination: status === 408 ? "client_timeout" : "bad_request",
+      requestId: "",
+    });
+  }
+
   /** Counts an answered request and its duration; writes its access line if it has one. */
   private record(
     listener: ListenerSnapshot,

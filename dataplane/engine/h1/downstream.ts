@@ -34,8 +34,12 @@ export interface DownstreamHandler {
    * bytes (and its end) to the tunnel's server socket.
    */
   upgrade(req: Downstream, socket: Socket, head: Buffer, pipeTo: (upstream: Socket) => void): void;
-  /** A request the parser refused (status) or a connection-level failure (status undefined). */
-  clientError(code: string, status: number | undefined): void;
+  /**
+   * A request refused before it reached the proxy (status), or a connection-level failure (status
+   * undefined). `conn` is given when the refusal is a request of its own (for its access line);
+   * not when a request already being served times out (that request's own line tells it).
+   */
+  clientError(code: string, status: number | undefined, conn?: ClientConnection): void;
 }
 
 export interface ConnectionOwner {
@@ -444,7 +448,7 @@ export class ClientConnection {
   /** Answers 408 unless a response has started, then closes. */
   private timeout(): void {
     const cur = this.queue[0];
-    this.owner.handler().clientError("ERR_HTTP_REQUEST_TIMEOUT", 408);
+    this.owner.handler().clientError("ERR_HTTP_REQUEST_TIMEOUT", 408, this.queue.length === 0 ? this : undefined);
     if (cur?.headersSent) return void this.socket.destroy();
     this.failWith(408, "request timeout: the request was not received in time");
   }
@@ -643,7 +647,7 @@ export class ClientConnection {
   }
 
   private refuseLine(verdict: NonNullable<LineVerdict>): void {
-    this.owner.handler().clientError(verdict.status === 505 ? "BALLAST_HTTP_VERSION" : "BALLAST_BAD_REQUEST_LINE", verdict.status);
+    this.owner.handler().clientError(verdict.status === 505 ? "BALLAST_HTTP_VERSION" : "BALLAST_BAD_REQUEST_LINE", verdict.status, this);
     this.failWith(verdict.status, verdict.message);
   }
 
@@ -677,7 +681,7 @@ export class ClientConnection {
       this.partHeaders = [];
     }
     if ((raw?.length ?? 0) > 2 * this.owner.limits.maxHeaderLines) {
-      this.owner.handler().clientError("BALLAST_TOO_MANY_HEADERS", 431);
+      this.owner.handler().clientError("BALLAST_TOO_MANY_HEADERS", 431, this);
       this.failWith(431, `request header fields too large: more than ${this.owner.limits.maxHeaderLines} header lines`);
       return 0;
     }
@@ -694,6 +698,7 @@ export class ClientConnection {
     this.nextStart = headEnd === -1 || req.chunked ? -1 : headEnd + 4 + Math.max(0, req.contentLength);
     if (upgrade) {
       if (req.method === "CONNECT") {
+        this.owner.handler().clientError("BALLAST_CONNECT", 405, this);
         this.failWith(405, "method not allowed: CONNECT is not supported");
         return 0;
       }
@@ -703,6 +708,7 @@ export class ClientConnection {
     const expect = req.header("expect");
     if (expect !== undefined) {
       if (expect.toLowerCase() !== "100-continue") {
+        this.owner.handler().clientError("BALLAST_EXPECTATION", 417, this);
         this.failWith(417, "expectation failed: only 100-continue is supported");
         return 0;
       }
@@ -729,7 +735,7 @@ export class ClientConnection {
 
   private parseError(err: ParseError): void {
     const verdict = classifyClientError(err);
-    this.owner.handler().clientError(err.code ?? "unknown", verdict?.status);
+    this.owner.handler().clientError(err.code ?? "unknown", verdict?.status, this);
     if (!verdict) return void this.socket.destroy();
     const cur = this.queue[0];
     if (cur?.headersSent) return void this.socket.destroy();
@@ -771,7 +777,7 @@ export class ClientConnection {
   }
 
   private readonly onError = (): void => {
-    this.owner.handler().clientError("ECONNRESET", undefined);
+    this.owner.handler().clientError("ECONNRESET", undefined, this);
     this.socket.destroy();
   };
 

@@ -28,6 +28,40 @@ describe("HTTP access log", () => {
     return { a, cap, h };
   }
 
+  test.each([
+    ["a malformed request line", "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request"],
+    ["an unsupported version", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, "bad_request"],
+    ["too many header lines", `GET / HTTP/1.1\r\nHost: x\r\n${"X-A: b\r\n".repeat(100)}\r\n`, 431, "bad_request"],
+  ])("a request refused at the front door (%s) gets its line, with the keys of every line", async (_what, data, status, termination) => {
+    const { a, cap, h } = await setup();
+    await new Promise<void>((resolve) => {
+      const s = net.connect(h.port(), "127.0.0.1", () => s.write(data));
+      s.on("error", () => {});
+      s.on("close", () => resolve());
+      s.resume();
+    });
+    expect(await eventually(() => cap.access().length === 1)).toBe(true);
+    const line = cap.access()[0]!;
+    expect(Object.keys(line)).toEqual(KEYS);
+    expect(line).toMatchObject({ listener: "l1", method: "", host: "", path: "", status, service: "web", server: "", termination, requestId: "", totalMs: -1 });
+    expect(line.bytesIn).toBe(Buffer.byteLength(data));
+    expect(a.requests).toHaveLength(0);
+  });
+
+  test("a head that does not come in time gets a client_timeout line", async () => {
+    const a = await startOrigin("a");
+    origins.push(a);
+    const cap = capturedLog("warn");
+    h = new Harness({ log: cap.log, http: { clientHeadersTimeoutMs: 300, connectionsCheckingIntervalMs: 50 } });
+    await h.engine.apply(snapshotOf({ servers: [{ port: a.port }] }));
+    const s = net.connect(h.port(), "127.0.0.1", () => s.write("GET / HT"));
+    s.on("error", () => {});
+    s.resume();
+    expect(await eventually(() => cap.access().length === 1)).toBe(true);
+    expect(cap.access()[0]).toMatchObject({ status: 408, termination: "client_timeout", bytesIn: 8 });
+    s.destroy();
+  });
+
   test("a proxied request writes one line with exactly the contract's keys, and its generated id reaches the server", async () => {
     const { a, cap, h } = await setup();
     const res = await h.get("/hello?user=alice");
