@@ -117,7 +117,7 @@ describe("TcpProxy draining", () => {
     await vi.advanceTimersByTimeAsync(2_999);
     await alive(first.c);
     expect(closedBy(metrics)).toEqual({});
-    expect(proxy.stats().svc![a.key]).toEqual({ activeConnections: 1, draining: true });
+    expect(proxy.stats().svc![a.key]).toEqual({ activeConnections: 1, draining: true, drainingUntil: expect.any(Number) });
     await vi.advanceTimersByTimeAsync(1);
     expect(closedBy(metrics)).toEqual({ drain: 1 });
     vi.useRealTimers();
@@ -140,7 +140,7 @@ describe("TcpProxy draining", () => {
     const first = await open();
     expect(first.name).toBe("a");
     apply(both(2, [0, 100]));
-    expect(proxy.stats().svc![a.key]).toEqual({ activeConnections: 1, draining: true });
+    expect(proxy.stats().svc![a.key]).toEqual({ activeConnections: 1, draining: true, drainingUntil: expect.any(Number) });
     expect((await open()).name).toBe("b");
     apply(both(2, [50, 100]));
     expect(proxy.stats().svc![a.key]).toEqual({ activeConnections: 1 });
@@ -156,7 +156,7 @@ describe("TcpProxy draining", () => {
     expect(first.name).toBe("a");
     const t0 = Date.now();
     apply(both(1, [0, 100]));
-    expect(proxy.stats().svc![a.key]).toEqual({ activeConnections: 1, draining: true });
+    expect(proxy.stats().svc![a.key]).toEqual({ activeConnections: 1, draining: true, drainingUntil: expect.any(Number) });
     const { at } = await whenClosed(first.c, CLOSE_CAP_MS);
     expect(at - t0).toBeGreaterThanOrEqual(1_000);
     expect(closedBy(metrics)).toEqual({ drain: 1 });
