@@ -39,8 +39,9 @@ export interface BalancerEtcdArgs {
   password?: pulumi.Input<string>;
   /** PEM of the CA that signed the etcd servers' certificates (written into each container). */
   ca?: pulumi.Input<string>;
-  /** PEM client certificate and key, for etcd's client certificate authentication. */
+  /** PEM client certificate, for etcd's client certificate authentication. */
   cert?: pulumi.Input<string>;
+  /** PEM private key of `cert` (kept secret; written into each container). */
   key?: pulumi.Input<string>;
 }
 
