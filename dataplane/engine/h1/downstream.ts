@@ -647,8 +647,13 @@ export class ClientConnection {
   }
 
   private refuseLine(verdict: NonNullable<LineVerdict>): void {
-    this.owner.handler().clientError(verdict.status === 505 ? "BALLAST_HTTP_VERSION" : "BALLAST_BAD_REQUEST_LINE", verdict.status, this);
-    this.failWith(verdict.status, verdict.message);
+    this.refuse(verdict.status === 505 ? "BALLAST_HTTP_VERSION" : "BALLAST_BAD_REQUEST_LINE", verdict.status, verdict.message);
+  }
+
+  /** Refuses the request being parsed before it reaches the proxy: reported (metrics, access line), answered, closed. */
+  private refuse(code: string, status: number, message: string): void {
+    this.owner.handler().clientError(code, status, this);
+    this.failWith(status, message);
   }
 
   private readonly onHeaders = (headers: string[], url: string): void => {
@@ -657,7 +662,7 @@ export class ClientConnection {
   };
 
   private readonly onHeadersComplete = (
-    _major: number,
+    major: number,
     minor: number,
     headers: string[] | undefined,
     method: number | undefined,
@@ -670,7 +675,7 @@ export class ClientConnection {
     this.headSince = -1;
     if (this.dead) return 0;
     // A request whose line was not judged here (see `nextStart`) still gets its version checked.
-    const version = checkVersion(_major, minor);
+    const version = checkVersion(major, minor);
     if (version) {
       this.refuseLine(version);
       return 0;
@@ -681,8 +686,7 @@ export class ClientConnection {
       this.partHeaders = [];
     }
     if ((raw?.length ?? 0) > 2 * this.owner.limits.maxHeaderLines) {
-      this.owner.handler().clientError("BALLAST_TOO_MANY_HEADERS", 431, this);
-      this.failWith(431, `request header fields too large: more than ${this.owner.limits.maxHeaderLines} header lines`);
+      this.refuse("BALLAST_TOO_MANY_HEADERS", 431, `request header fields too large: more than ${this.owner.limits.maxHeaderLines} header lines`);
       return 0;
     }
     let target = url;
@@ -698,8 +702,7 @@ export class ClientConnection {
     this.nextStart = headEnd === -1 || req.chunked ? -1 : headEnd + 4 + Math.max(0, req.contentLength);
     if (upgrade) {
       if (req.method === "CONNECT") {
-        this.owner.handler().clientError("BALLAST_CONNECT", 405, this);
-        this.failWith(405, "method not allowed: CONNECT is not supported");
+        this.refuse("BALLAST_CONNECT", 405, "method not allowed: CONNECT is not supported");
         return 0;
       }
       this.upgrading = req;
@@ -708,8 +711,7 @@ export class ClientConnection {
     const expect = req.header("expect");
     if (expect !== undefined) {
       if (expect.toLowerCase() !== "100-continue") {
-        this.owner.handler().clientError("BALLAST_EXPECTATION", 417, this);
-        this.failWith(417, "expectation failed: only 100-continue is supported");
+        this.refuse("BALLAST_EXPECTATION", 417, "expectation failed: only 100-continue is supported");
         return 0;
       }
       if (minor >= 1 && this.queue.length === 0) this.socket.write(CONTINUE, "latin1");

@@ -191,6 +191,18 @@ describe("clients that vanish mid-request (issue 20)", () => {
     for (let i = 0; i < 5; i++) expect(await get(keep)).toEqual({ status: 200, body: "ok" });
   }
 
+  /**
+   * After the client of `path` went away: its upstream connection closes, then (any late answer
+   * released) the next requests are answered, nothing is left in flight, nothing went on that connection.
+   */
+  async function recovered(path: string): Promise<void> {
+    expect(await eventually(() => origin!.closed.has(origin!.served.find((r) => r.path === path)!.conn))).toBe(true);
+    origin!.release();
+    await nextRequestsAnswered();
+    await settled();
+    notReusedAfter(path);
+  }
+
   /** The abandoned request's upstream connection was closed, and nothing was sent on it after. */
   function notReusedAfter(path: string): void {
     const abandoned = origin!.served.find((r) => r.path === path)!.conn;
@@ -222,10 +234,7 @@ describe("clients that vanish mid-request (issue 20)", () => {
     s.write(Buffer.alloc(256 * 1024));
     expect(await eventually(() => origin!.served.some((r) => r.path === "/upload"))).toBe(true);
     s.resetAndDestroy();
-    expect(await eventually(() => origin!.closed.has(origin!.served.find((r) => r.path === "/upload")!.conn))).toBe(true);
-    await nextRequestsAnswered();
-    await settled();
-    notReusedAfter("/upload");
+    await recovered("/upload");
   });
 
   test("while waiting for the response head: that upstream connection is closed, and its late answer reaches no one", async () => {
@@ -233,11 +242,7 @@ describe("clients that vanish mid-request (issue 20)", () => {
     const s = await rawClient(h!.port(), "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
     expect(await eventually(() => origin!.served.some((r) => r.path === "/hold"))).toBe(true);
     s.destroy();
-    expect(await eventually(() => origin!.closed.has(origin!.served.find((r) => r.path === "/hold")!.conn))).toBe(true);
-    origin!.release();
-    await nextRequestsAnswered();
-    await settled();
-    notReusedAfter("/hold");
+    await recovered("/hold");
   });
 
   test("in the middle of the response body: that upstream connection is closed, never reused mid-response", async () => {
@@ -245,11 +250,7 @@ describe("clients that vanish mid-request (issue 20)", () => {
     const s = await rawClient(h!.port(), "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
     expect(await waitFor(s, "first")).toBe(true);
     s.resetAndDestroy();
-    expect(await eventually(() => origin!.closed.has(origin!.served.find((r) => r.path === "/stream")!.conn))).toBe(true);
-    origin!.release();
-    await nextRequestsAnswered();
-    await settled();
-    notReusedAfter("/stream");
+    await recovered("/stream");
   });
 
   test("after it pipelined many requests and stopped reading: no upstream connection is left paused for it", async () => {
