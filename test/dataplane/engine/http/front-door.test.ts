@@ -2,41 +2,12 @@ import net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { checkRequestLine, requestLineAt } from "../../../../dataplane/engine/h1/request-line";
 import { startOrigin, type Origin } from "../../../helpers/origin";
-import { Harness, snapshotOf } from "./harness";
+import { Harness, exchange, snapshotOf } from "./harness";
 
 /**
  * The front door (issue 19): request lines and versions llhttp would take but HTTP/1.1 does not
  * allow are refused before anything reaches a server. docs/traffic.md, "The front door".
  */
-
-/**
- * Sends `parts` (one write each, a turn of the event loop apart) and returns what came back and
- * whether the balancer closed the connection. The client never closes first: `closed` false means
- * the balancer was still holding the connection when the hang guard gave up.
- */
-function exchange(port: number, parts: (string | Buffer)[], guardMs = 20_000): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, "127.0.0.1");
-    let text = "";
-    const t = setTimeout(() => {
-      s.destroy();
-      resolve({ text, closed: false });
-    }, guardMs);
-    s.on("data", (d) => (text += d.toString("latin1")));
-    s.on("error", () => {});
-    s.on("close", () => {
-      clearTimeout(t);
-      resolve({ text, closed: true });
-    });
-    s.on("connect", async () => {
-      for (const p of parts) {
-        if (!s.writable) break;
-        s.write(p);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    });
-  });
-}
 
 const statuses = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
 

@@ -2,26 +2,7 @@ import net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { hangGuard } from "../../../helpers/hang-guard";
 import { startOrigin, type Origin } from "../../../helpers/origin";
-import { Harness, snapshotOf } from "./harness";
-
-/** Sends `data`, returns what came back and whether the proxy closed the connection. */
-function exchange(port: number, data: string | Buffer, timeoutMs = 5000): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, "127.0.0.1");
-    let text = "";
-    const t = setTimeout(() => {
-      s.destroy();
-      resolve({ text, closed: false });
-    }, timeoutMs);
-    s.on("data", (d) => (text += d.toString("latin1")));
-    s.on("error", () => {});
-    s.on("close", () => {
-      clearTimeout(t);
-      resolve({ text, closed: true });
-    });
-    s.write(data);
-  });
-}
+import { Harness, exchange, snapshotOf } from "./harness";
 
 describe("HTTP hardening (raw sockets)", () => {
   let h: Harness;

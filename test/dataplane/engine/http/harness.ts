@@ -149,6 +149,36 @@ export async function eventually(cond: () => boolean | Promise<boolean>, timeout
   }
 }
 
+/**
+ * Sends `data` (or each of `parts`, one write each, a turn of the event loop apart) and returns
+ * what came back and whether the balancer closed the connection. The client never closes first:
+ * `closed` false means the balancer still held the connection when `guardMs` ran out.
+ */
+export function exchange(port: number, data: string | Buffer | (string | Buffer)[], guardMs = 5000): Promise<{ text: string; closed: boolean }> {
+  const parts = Array.isArray(data) ? data : [data];
+  return new Promise((resolve) => {
+    const s = net.connect(port, "127.0.0.1");
+    let text = "";
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve({ text, closed: false });
+    }, guardMs);
+    s.on("data", (d) => (text += d.toString("latin1")));
+    s.on("error", () => {});
+    s.on("close", () => {
+      clearTimeout(t);
+      resolve({ text, closed: true });
+    });
+    s.on("connect", async () => {
+      for (const [i, p] of parts.entries()) {
+        if (!s.writable) break;
+        if (i > 0) await new Promise((r) => setTimeout(r, 20));
+        s.write(p);
+      }
+    });
+  });
+}
+
 /** Sends raw bytes and returns everything the proxy answers until it closes or 3 s pass. */
 export function rawRequest(port: number, data: string, timeoutMs = 3000): Promise<string> {
   return new Promise((resolve) => {
