@@ -3,6 +3,8 @@
 //   node bench/profile.mjs [--scenario http64-c64|http16k-c64|cookie-c64|g100-c64|tcp-http-c64|tcp-bulk-c8]
 //                          [--seconds 10] [--workers 0] [--port-base 27000] [--out-dir bench/.results/profile-<date>]
 //                          [--peer raw|undici|node-http-proxy|fastify]
+//                          [--all-listeners] [--idle-before <s>] [--trace-gc] [--no-cpu-prof]
+//                          [--node-args "<V8 flags>"] [--dist <build dir>]
 //
 // Runs the nginx origin and wrk on CPU 0 and Ballast (`node --cpu-prof`) on CPU 1, then prints the
 // functions with the most self time and writes, per profiled process, the .cpuprofile (open it in
@@ -10,6 +12,9 @@
 // Default BALLAST_WORKERS=0 so that the one process profiled is the one carrying the traffic.
 // `--peer` profiles one of the Node reference peers instead (HTTP scenarios), to compare where the
 // same work goes in a proxy that does less.
+// `--all-listeners` configures every listener the report's Ballast has (not only the scenario's);
+// `--idle-before` leaves the process idle that long before the warm-up, as the report's cells do;
+// `--trace-gc` writes V8's GC trace (gc.log) and sums the pauses of the measured seconds by kind.
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -39,12 +44,33 @@ const { values: opt } = parseArgs({
     "out-dir": { type: "string" },
     peer: { type: "string" },
     "access-log": { type: "boolean", default: false },
+    "trace-gc": { type: "boolean", default: false },
+    "node-args": { type: "string", default: "" },
+    dist: { type: "string" },
+    "all-listeners": { type: "boolean", default: false },
+    "no-cpu-prof": { type: "boolean", default: false },
+    "idle-before": { type: "string", default: "0" },
   },
 });
 const scenario = SCENARIOS[opt.scenario];
 if (!scenario) throw new Error(`unknown scenario ${opt.scenario}; one of ${Object.keys(SCENARIOS).join(", ")}`);
 const base = Number(opt["port-base"]);
 const outDir = opt["out-dir"] ?? path.join(REPO_DIR, "bench", ".results", `profile-${opt.scenario}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+
+/** Pauses per kind (Scavenge, Mark-Compact, …) from `--trace-gc` lines: count, total and longest ms. */
+export function gcSummary(lines) {
+  const out = {};
+  for (const line of lines) {
+    const m = /: (Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact|Minor Mark-Sweep)\b.*?([\d.]+) \/ ([\d.]+) ms/.exec(line);
+    if (!m) continue;
+    const s = (out[m[1]] ??= { count: 0, total: 0, max: 0 });
+    const ms = Number(m[2]);
+    s.count++;
+    s.total += ms;
+    s.max = Math.max(s.max, ms);
+  }
+  return out;
+}
 
 /** Self time per function (and per file) from a V8 .cpuprofile, plus folded stacks. */
 export function summarize(profile) {
@@ -86,30 +112,52 @@ async function main() {
   const origin = { http: Array.from({ length: 100 }, (_, i) => base + i) };
   const originSrv = await startNginxOrigin({ dir: path.join(dir, "origin"), ports: origin.http, cpus: "0" });
   let ballast;
+  let gcStart = 0;
+  let gcMark = 0;
+  let gcRequests = 0;
   try {
     const PEERS = { raw: startRawProxy, undici: startUndiciProxy, "node-http-proxy": startNodeHttpProxy, fastify: startFastifyProxy };
     const startPeer = opt.peer ? PEERS[opt.peer] : undefined;
     if (opt.peer && (!startPeer || scenario.port !== "http")) throw new Error(`--peer: one of ${Object.keys(PEERS).join(", ")}, with a plain HTTP scenario`);
-    const nodeArgs = ["--cpu-prof", `--cpu-prof-dir=${profDir}`];
+    const nodeArgs = [...(opt["no-cpu-prof"] ? [] : ["--cpu-prof", `--cpu-prof-dir=${profDir}`]), ...(opt["trace-gc"] ? ["--trace-gc"] : []), ...opt["node-args"].split(/\s+/).filter(Boolean)];
+    const gcLog = path.join(dir, "gc.log");
     ballast = startPeer ? await startPeer({ base: base + 200, cpus: "1", origin, nodeArgs }) : await startBallast({
       dir: path.join(dir, "ballast"),
       base: base + 200,
       cpus: "1",
       origin,
       workers: Number(opt.workers),
-      kinds: [scenario.port],
+      kinds: opt["all-listeners"] ? undefined : [scenario.port],
       nodeArgs,
       accessLog: opt["access-log"],
+      stdoutFile: opt["trace-gc"] ? gcLog : undefined,
+      dist: opt.dist && path.resolve(opt.dist),
     });
     const url = `http://127.0.0.1:${ballast.ports[scenario.port]}${scenario.path}`;
     const headers = scenario.cookie ? [await stickyCookie(url)] : [];
     const common = { url, connections: scenario.connections, headers, loadCpus: "0", pid: ballast.pid, useWrk: true };
+    // As between the cells of `npm run bench`: the process sits idle (its idle compactor may run).
+    await sleep(1000 * Number(opt["idle-before"]));
     await loadRun({ ...common, seconds: 2 });
+    if (opt["trace-gc"]) gcStart = readFileSync(gcLog, "utf8").length;
     const r = await loadRun({ ...common, seconds: Number(opt.seconds) });
-    process.stderr.write(`profile: ${opt.scenario}: ${Math.round(r.rps)} req/s, ${(r.bytesPerSec / 1048576).toFixed(0)} MiB/s, proxy busy ${r.busy.toFixed(2)}\n`);
+    process.stderr.write(`profile: ${opt.scenario}: ${Math.round(r.rps)} req/s, ${(r.bytesPerSec / 1048576).toFixed(0)} MiB/s, proxy busy ${r.busy.toFixed(2)}, p50 ${r.latencyMs.p50.toFixed(2)} ms, p99 ${r.latencyMs.p99.toFixed(2)} ms\n`);
+    if (opt["trace-gc"]) {
+      gcMark = readFileSync(gcLog, "utf8").length;
+      gcRequests = r.requests;
+    }
   } finally {
     await ballast?.stop();
     await originSrv.stop();
+  }
+  if (opt["trace-gc"]) {
+    const full = readFileSync(path.join(dir, "gc.log"), "utf8");
+    const lines = full.slice(gcStart, gcMark).split("\n");
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(path.join(outDir, "gc-whole-run.log"), full);
+    writeFileSync(path.join(outDir, "gc.log"), lines.join("\n"));
+    console.log(`\nGC (--trace-gc) during the measured ${opt.seconds} s (${gcRequests} requests):`);
+    for (const [kind, s] of Object.entries(gcSummary(lines))) console.log(`  ${kind}: ${s.count} pauses, ${s.total.toFixed(1)} ms in all, longest ${s.max.toFixed(1)} ms`);
   }
   await sleep(200);
   mkdirSync(outDir, { recursive: true });

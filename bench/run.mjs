@@ -81,7 +81,7 @@ const PEERS = [
   { id: "haproxy-log", label: "HAProxy, access log on (option httplog, stdout to a pipe)", start: (o) => startHaproxy({ ...o, log: true, loadCpus: cpus.load }), scenarios: ["http64-c64"] },
   { id: "ballast-w1", label: "Ballast (BALLAST_WORKERS=1: worker + primary)", start: (o) => startBallast({ ...o, workers: 1, kinds: ["http"], accessLog: false }), scenarios: ["http64-c64"], memory: true },
   ...(opt["dist-b"]
-    ? [{ id: "ballast-b", label: `Ballast B: ${opt["label-b"] ?? opt["dist-b"]} (default)`, start: (o) => startBallast({ ...o, dist: path.resolve(opt["dist-b"]), kinds: ["http", "cookie", "g100", "tcp"] }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true }]
+    ? [{ id: "ballast-b", label: `Ballast B: ${opt["label-b"] ?? opt["dist-b"]} (default)`, start: (o) => startBallast({ ...o, dist: path.resolve(opt["dist-b"]), kinds: ["http", "cookie", "g100", "tcp"], accessLog: false }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true }]
     : []),
   { id: "undici", label: "node:http + undici Pool (minimal reference)", start: startUndiciProxy, scenarios: ["http64-c64", "http64-c16", "http16k-c64"], memory: true, smoke: true },
   { id: "raw", label: "net sockets, hand-written HTTP/1.1 (minimal reference)", start: startRawProxy, scenarios: ["http64-c64", "http64-c16", "http16k-c64"], memory: true, smoke: true },

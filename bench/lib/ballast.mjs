@@ -2,7 +2,7 @@
 // through its admin API exactly as the provider would, with one listener per scenario (ports as in
 // peers.mjs).
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, openSync } from "node:fs";
 import path from "node:path";
 import { REPO_DIR } from "./install.mjs";
 import { OFFSET } from "./peers.mjs";
@@ -29,7 +29,7 @@ export function ballastEntry(dir = path.join(REPO_DIR, "build", "image")) {
  * the default, the available cores, which taskset makes the number of CPUs in `cpus`).
  * `kinds`: the scenarios to configure (default all).
  */
-export async function startBallast({ dir, base, cpus, origin, workers, kinds = ["http", "cookie", "g100", "tcp", "shift"], nodeArgs = [], dist, accessLog, loadCpus = "0" }) {
+export async function startBallast({ dir, base, cpus, origin, workers, kinds = ["http", "cookie", "g100", "tcp", "shift"], nodeArgs = [], dist, accessLog, loadCpus = "0", stdoutFile }) {
   const entry = ballastEntry(dist);
   const token = randomBytes(16).toString("hex");
   const admin = `http://127.0.0.1:${base + ADMIN_OFFSET}`;
@@ -47,7 +47,7 @@ export async function startBallast({ dir, base, cpus, origin, workers, kinds = [
   // Access log on: stdout (its lines) goes to a pipe read by `cat` on the load CPU, as a container's
   // log driver reads it, not through this process.
   const reader = accessLog ? await startLogReader(loadCpus) : undefined;
-  const child = spawnPinned(cpus, process.execPath, [...nodeArgs, entry.file], { env, stdio: ["ignore", reader?.stream ?? "pipe", "pipe"] });
+  const child = spawnPinned(cpus, process.execPath, [...nodeArgs, entry.file], { env, stdio: ["ignore", reader?.stream ?? (stdoutFile ? openSync(stdoutFile, "w") : "pipe"), "pipe"] });
   await waitPort(base + ADMIN_OFFSET, { child });
 
   const api = async (method, p, body) => {
