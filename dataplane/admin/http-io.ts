@@ -1,4 +1,4 @@
-import type { Downstream } from "../engine/h1/downstream";
+import type { Downstream } from "../engine/http/h1/downstream";
 import { STATUS_TEXT } from "../engine/http/errors";
 import { keep } from "../engine/read-buffers";
 import { AdminError } from "../errors";

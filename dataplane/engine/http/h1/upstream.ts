@@ -1,13 +1,13 @@
 import net from "node:net";
-import { responseHeaders } from "../http/headers";
-import { STATUS_TEXT } from "../http/errors";
-import type { HttpLimits } from "../http/limits";
+import { responseHeaders } from "../headers";
+import { STATUS_TEXT } from "../errors";
+import type { HttpLimits } from "../limits";
 import type { Downstream } from "./downstream";
 import { HEAD_END, RESPONSE, createParser, freeParser, type HttpParser, type ParseError } from "./parser";
-import { SlotList } from "../slot-list";
+import { SlotList } from "../../core/slot-list";
 import { parseFastHead, passHead } from "./response-head";
-import { ReadBuffers, httpReadBuffers, keep } from "../read-buffers";
-import { monotonicMs } from "../clock";
+import { ReadBuffers, httpReadBuffers, keep } from "../../read-buffers";
+import { monotonicMs } from "../../clock";
 
 /**
  * The server side: keep-alive connections to one server (`UpstreamPool`), and one attempt of one

@@ -1,19 +1,19 @@
 import net, { type Socket } from "node:net";
-import type { ListenerSnapshot, ServerSnapshot, Snapshot } from "../config/snapshot";
-import { serverLabel, type HealthTable } from "../health/health-state";
-import type { Logger } from "../log";
-import type { Metrics } from "../metrics";
-import { AccessLog, endpoint, loggedPath, newRequestId, spanMs, type Termination } from "./access-log";
-import { monotonicMs, type Clock } from "./clock";
-import { readCookie, setCookieValue } from "./http/cookie";
+import type { ListenerSnapshot, ServerSnapshot, Snapshot } from "../../config/snapshot";
+import { serverLabel, type HealthTable } from "../../health/health-state";
+import type { Logger } from "../../log";
+import type { Metrics } from "../../metrics";
+import { AccessLog, endpoint, loggedPath, newRequestId, spanMs, type Termination } from "../access-log";
+import { monotonicMs, type Clock } from "../clock";
+import { readCookie, setCookieValue } from "./cookie";
 import { ClientConnection, type ConnectionOwner, type Downstream } from "./h1/downstream";
 import { Exchange, IDEMPOTENT, type ExchangeOutcome, type UpstreamConnectionStates } from "./h1/upstream";
-import { errorBodies, rejectSocket } from "./http/errors";
-import { forwardHead, plainIp, requestHeaders, type ForwardContext, type ForwardedHead } from "./http/headers";
-import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./http/limits";
-import { ServiceUpstreams, type InFlight } from "./http/service-upstreams";
-import { connectUpstream, requestLines, splice } from "./http/tunnel";
-import { SlotList } from "./slot-list";
+import { errorBodies, rejectSocket } from "./errors";
+import { forwardHead, plainIp, requestHeaders, type ForwardContext, type ForwardedHead } from "./headers";
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./limits";
+import { ServiceUpstreams, type InFlight } from "./service-upstreams";
+import { connectUpstream, requestLines, splice } from "./tunnel";
+import { SlotList } from "../core/slot-list";
 
 /**
  * The request handler of HTTP and HTTPS listeners (one HttpProxy per worker, shared by all of
