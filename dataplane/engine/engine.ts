@@ -6,7 +6,7 @@ import type { Logger } from "../log";
 import { Metrics } from "../metrics";
 import { ListenError } from "../runtime/traffic-runtime";
 import { systemClock, type Clock } from "./clock";
-import type { ClientConnection, DownstreamHandler } from "./http/h1/downstream";
+import type { ClientConnection, DownstreamHandler } from "./http/h1/client-connection";
 import { HttpProxy } from "./http/http-proxy";
 import { SlotList } from "./core/slot-list";
 import type { HttpLimits } from "./http/limits";
