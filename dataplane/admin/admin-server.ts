@@ -2,7 +2,8 @@ import net, { type AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { kindNames } from "../../model";
 import { monotonicMs } from "../engine/clock";
-import { ClientConnection, type Downstream, type DownstreamHandler } from "../engine/h1/downstream";
+import { ClientConnection, type DownstreamHandler } from "../engine/http/h1/client-connection";
+import type { ClientRequest } from "../engine/http/h1/client-request";
 import { rejectSocket } from "../engine/http/errors";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "../engine/http/limits";
 import { AdminError, isAdminError } from "../errors";
@@ -115,7 +116,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     }
   }
 
-  const onRequest = (down: Downstream) => {
+  const onRequest = (down: ClientRequest) => {
     const req = new AdminRequest(down);
     const started = process.hrtime.bigint();
     // Only the path is ever logged or labelled: never the query string or a header.

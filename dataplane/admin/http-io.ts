@@ -1,4 +1,4 @@
-import type { Downstream } from "../engine/h1/downstream";
+import type { ClientRequest } from "../engine/http/h1/client-request";
 import { STATUS_TEXT } from "../engine/http/errors";
 import { keep } from "../engine/read-buffers";
 import { AdminError } from "../errors";
@@ -26,7 +26,7 @@ export function errorReply(err: AdminError): Reply {
 export class AdminRequest {
   private readonly goneHandlers: (() => void)[] = [];
 
-  constructor(readonly downstream: Downstream) {
+  constructor(readonly downstream: ClientRequest) {
     downstream.onClientGone(() => {
       for (const fn of this.goneHandlers.splice(0)) fn();
     });

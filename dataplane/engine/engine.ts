@@ -6,11 +6,11 @@ import type { Logger } from "../log";
 import { Metrics } from "../metrics";
 import { ListenError } from "../runtime/traffic-runtime";
 import { systemClock, type Clock } from "./clock";
-import type { ClientConnection, DownstreamHandler } from "./h1/downstream";
-import { HttpProxy } from "./http-proxy";
-import { SlotList } from "./slot-list";
+import type { ClientConnection, DownstreamHandler } from "./http/h1/client-connection";
+import { HttpProxy } from "./http/http-proxy";
+import { SlotList } from "./core/slot-list";
 import type { HttpLimits } from "./http/limits";
-import { TcpProxy, type TcpProxyOptions } from "./tcp-proxy";
+import { TcpProxy, type TcpProxyOptions } from "./tcp/tcp-proxy";
 
 /**
  * The traffic side of one worker process: the listeners and the proxies behind them.

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tls from "node:tls";
 import { buildSnapshot, type ListenerSnapshot, type Snapshot } from "../../dataplane/config/snapshot";
-import { TcpProxy } from "../../dataplane/engine/tcp-proxy";
+import { TcpProxy } from "../../dataplane/engine/tcp/tcp-proxy";
 import { silentLogger } from "../../dataplane/log";
 import { Metrics } from "../../dataplane/metrics";
 import { BackendService, HealthCheck, Listener, ServerGroup } from "../../model";

@@ -5,7 +5,7 @@
  * length is unknown) `Transfer-Encoding: chunked`, never both.
  */
 
-import { Mark, trimOws, type FastRequest } from "../h1/request-head";
+import { Mark, trimOws, type FastRequest } from "./h1/request-head";
 
 /** Hop-by-hop headers of RFC 9110 §7.6.1, plus the non-standard `proxy-connection`. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([

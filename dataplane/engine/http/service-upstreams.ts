@@ -3,10 +3,11 @@ import { serverLabel, type ServerHealth } from "../../health/health-state";
 import type { Logger } from "../../log";
 import type { Metrics } from "../../metrics";
 import type { Clock, TimerHandle } from "../clock";
-import { UpstreamPool as Pool, type UpstreamConnectionStates } from "../h1/upstream";
-import { ServicePicker, type Tally } from "../service-picker";
+import type { UpstreamConnectionStates } from "./h1/upstream-connection";
+import { UpstreamPool as Pool } from "./h1/upstream-pool";
+import { ServicePicker, type Tally } from "../core/service-picker";
 import { cookieName } from "./cookie";
-import { SlotList } from "../slot-list";
+import { SlotList } from "../core/slot-list";
 import type { HttpLimits } from "./limits";
 
 /**

@@ -1,6 +1,6 @@
 import net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
-import { checkRequestLine, requestLineAt } from "../../../../dataplane/engine/h1/request-line";
+import { checkRequestLine, requestLineAt } from "../../../../dataplane/engine/http/h1/request-line";
 import { startOrigin, type Origin } from "../../../helpers/origin";
 import { Harness, exchange, snapshotOf } from "./harness";
 

@@ -1,6 +1,6 @@
 import { request, type Dispatcher } from "undici";
 import { afterEach, describe, expect, test } from "vitest";
-import { ServicePicker } from "../../../../dataplane/engine/service-picker";
+import { ServicePicker } from "../../../../dataplane/engine/core/service-picker";
 import { startOrigin, type Origin } from "../../../helpers/origin";
 import { Harness, eventually, key, snapshotOf } from "./harness";
 

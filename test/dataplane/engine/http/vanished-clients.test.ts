@@ -2,8 +2,9 @@ import http from "node:http";
 import net from "node:net";
 import tls from "node:tls";
 import { afterEach, describe, expect, test } from "vitest";
-import type { Downstream } from "../../../../dataplane/engine/h1/downstream";
-import { Exchange, UpstreamPool, type ExchangeOutcome } from "../../../../dataplane/engine/h1/upstream";
+import type { ClientRequest } from "../../../../dataplane/engine/http/h1/client-request";
+import { Exchange, type ExchangeOutcome } from "../../../../dataplane/engine/http/h1/exchange";
+import { UpstreamPool } from "../../../../dataplane/engine/http/h1/upstream-pool";
 import { monotonicMs } from "../../../../dataplane/engine/clock";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "../../../../dataplane/engine/http/limits";
 import { request } from "undici";
@@ -352,7 +353,7 @@ describe("an exchange completed while its client's buffer is full (issue 20)", (
    * A client side that takes the response as a real one does, except that its socket buffer is
    * full: every write says so, and 'drain' never comes (a client that stopped reading, or is gone).
    */
-  function fullClient(): { req: Downstream; ended: () => boolean } {
+  function fullClient(): { req: ClientRequest; ended: () => boolean } {
     let ended = false;
     const socket = { cork() {}, uncork() {}, writableLength: 1, destroyed: false };
     const req = {
@@ -371,18 +372,18 @@ describe("an exchange completed while its client's buffer is full (issue 20)", (
       detachBody() {},
       destroy() {},
     };
-    return { req: req as unknown as Downstream, ended: () => ended };
+    return { req: req as unknown as ClientRequest, ended: () => ended };
   }
 
   /** A client side that takes everything at once. */
-  function readyClient(): { req: Downstream; body: () => string } {
+  function readyClient(): { req: ClientRequest; body: () => string } {
     let body = "";
     const full = fullClient();
     Object.assign(full.req, { write: (c: Buffer) => ((body += c.toString()), true) });
     return { req: full.req, body: () => body };
   }
 
-  function run(pool: UpstreamPool, req: Downstream, path: string, limits: HttpLimits): Promise<ExchangeOutcome> {
+  function run(pool: UpstreamPool, req: ClientRequest, path: string, limits: HttpLimits): Promise<ExchangeOutcome> {
     return new Promise((resolve) => new Exchange(req, `GET ${path} HTTP/1.1\r\nhost: x\r\n`, [], limits, resolve).start(pool));
   }
 

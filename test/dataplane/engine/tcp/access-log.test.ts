@@ -1,7 +1,7 @@
 import * as net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import type { Snapshot } from "../../../../dataplane/config/snapshot";
-import { TcpProxy } from "../../../../dataplane/engine/tcp-proxy";
+import { TcpProxy } from "../../../../dataplane/engine/tcp/tcp-proxy";
 import { Metrics } from "../../../../dataplane/metrics";
 import { capturedLog } from "../../../helpers/log-lines";
 import { Resources, closedPort, connect, listenerOf, readBytes, startBackend, startFront, tcpSnapshot, waitUntil, whenClosed, type TcpServiceSpec } from "../../../helpers/tcp";

@@ -1,7 +1,7 @@
 import type * as net from "node:net";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import type { Snapshot } from "../../../../dataplane/config/snapshot";
-import { TcpProxy } from "../../../../dataplane/engine/tcp-proxy";
+import { TcpProxy } from "../../../../dataplane/engine/tcp/tcp-proxy";
 import { silentLogger } from "../../../../dataplane/log";
 import { Metrics } from "../../../../dataplane/metrics";
 import {

@@ -1,6 +1,6 @@
 import type * as net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
-import { TcpProxy } from "../../../../dataplane/engine/tcp-proxy";
+import { TcpProxy } from "../../../../dataplane/engine/tcp/tcp-proxy";
 import { silentLogger } from "../../../../dataplane/log";
 import { Metrics } from "../../../../dataplane/metrics";
 import { Resources, connect, listenerOf, readBytes, startBackend, startFront, tcpSnapshot, whenClosed } from "../../../helpers/tcp";

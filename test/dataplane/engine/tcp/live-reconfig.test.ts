@@ -3,7 +3,7 @@ import type * as net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import type { Snapshot } from "../../../../dataplane/config/snapshot";
 import type { HealthTable } from "../../../../dataplane/health/health-state";
-import { TcpProxy } from "../../../../dataplane/engine/tcp-proxy";
+import { TcpProxy } from "../../../../dataplane/engine/tcp/tcp-proxy";
 import { silentLogger } from "../../../../dataplane/log";
 import { Metrics } from "../../../../dataplane/metrics";
 import { seededRandom } from "../../../helpers/random";

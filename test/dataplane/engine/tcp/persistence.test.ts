@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import type { Snapshot } from "../../../../dataplane/config/snapshot";
-import { ServicePicker } from "../../../../dataplane/engine/service-picker";
-import { TcpProxy } from "../../../../dataplane/engine/tcp-proxy";
+import { ServicePicker } from "../../../../dataplane/engine/core/service-picker";
+import { TcpProxy } from "../../../../dataplane/engine/tcp/tcp-proxy";
 import { silentLogger } from "../../../../dataplane/log";
 import { Metrics } from "../../../../dataplane/metrics";
 import { Resources, connect, listenerOf, readBytes, startBackend, startFront, tcpSnapshot, waitUntil, type Backend, type TcpServiceSpec } from "../../../helpers/tcp";

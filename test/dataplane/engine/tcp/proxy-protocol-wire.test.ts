@@ -4,7 +4,7 @@ import { networkInterfaces } from "node:os";
 import * as tls from "node:tls";
 import { afterEach, describe, expect, test } from "vitest";
 import type { Snapshot } from "../../../../dataplane/config/snapshot";
-import { TcpProxy } from "../../../../dataplane/engine/tcp-proxy";
+import { TcpProxy } from "../../../../dataplane/engine/tcp/tcp-proxy";
 import { silentLogger } from "../../../../dataplane/log";
 import { Metrics } from "../../../../dataplane/metrics";
 import { Resources, connect, listenerOf, readBytes, selfSignedCert, sha256, startBackend, startFront, tcpSnapshot, waitUntil } from "../../../helpers/tcp";

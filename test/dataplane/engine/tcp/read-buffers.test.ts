@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import * as net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { ReadBuffers } from "../../../../dataplane/engine/read-buffers";
-import type { TcpProxy } from "../../../../dataplane/engine/tcp-proxy";
+import type { TcpProxy } from "../../../../dataplane/engine/tcp/tcp-proxy";
 import { Resources, connect, proxyToServer, sha256 } from "../../../helpers/tcp";
 
 /**

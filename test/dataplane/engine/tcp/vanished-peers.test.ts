@@ -1,7 +1,7 @@
 import * as net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import type { Snapshot } from "../../../../dataplane/config/snapshot";
-import { TcpProxy, type TcpProxyOptions } from "../../../../dataplane/engine/tcp-proxy";
+import { TcpProxy, type TcpProxyOptions } from "../../../../dataplane/engine/tcp/tcp-proxy";
 import { silentLogger } from "../../../../dataplane/log";
 import { Metrics } from "../../../../dataplane/metrics";
 import { Resources, connect, listenerOf, readBytes, startBackend, startBlackhole, startFront, tcpSnapshot, waitUntil, whenClosed, type Backend, type TcpServiceSpec } from "../../../helpers/tcp";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { encodeHeader, encodeV1, encodeV2, encodeV2Local, V2_SIGNATURE } from "../../../dataplane/engine/proxy-protocol";
-import { parseProxyHeader } from "../../helpers/tcp";
+import { encodeHeader, encodeV1, encodeV2, encodeV2Local, V2_SIGNATURE } from "../../../../dataplane/engine/tcp/proxy-protocol";
+import { parseProxyHeader } from "../../../helpers/tcp";
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
 

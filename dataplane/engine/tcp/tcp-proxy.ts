@@ -1,17 +1,17 @@
 import * as net from "node:net";
-import type { ListenerSnapshot, ServerSnapshot, ServiceSnapshot, Snapshot } from "../config/snapshot";
-import { serverLabel, type HealthTable } from "../health/health-state";
-import type { Logger } from "../log";
-import type { Labels, Metrics } from "../metrics";
-import { AccessLog, endpoint, spanMs, type Termination } from "./access-log";
-import { adoptReads } from "./adopt-reads";
-import { monotonicMs } from "./clock";
-import { DrainSchedule, admitsNew, listenerIdentity } from "./drain";
+import type { ListenerSnapshot, ServerSnapshot, ServiceSnapshot, Snapshot } from "../../config/snapshot";
+import { serverLabel, type HealthTable } from "../../health/health-state";
+import type { Logger } from "../../log";
+import type { Labels, Metrics } from "../../metrics";
+import { AccessLog, endpoint, spanMs, type Termination } from "../access-log";
+import { adoptReads } from "../adopt-reads";
+import { monotonicMs } from "../clock";
+import { DrainSchedule, admitsNew, listenerIdentity } from "../core/drain";
 import { encodeHeader } from "./proxy-protocol";
-import { ReadBuffers, type Relay } from "./read-buffers";
-import { ServicePicker } from "./service-picker";
-import { SlotList } from "./slot-list";
-import { SourceTable } from "./source-table";
+import { ReadBuffers, type Relay } from "../read-buffers";
+import { ServicePicker } from "../core/service-picker";
+import { SlotList } from "../core/slot-list";
+import { SourceTable } from "../core/source-table";
 
 /**
  * The TCP/TLS proxy of one process. The Engine's tcp and tls listeners hand it accepted sockets

@@ -1,11 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { buildSnapshot, type ServiceSnapshot } from "../../../dataplane/config/snapshot";
-import { ServicePicker } from "../../../dataplane/engine/service-picker";
-import type { ServerHealth } from "../../../dataplane/health/health-state";
-import { BackendService, ServerGroup } from "../../../model";
-import { SmoothWrr } from "../../../dataplane/scheduler/smooth-wrr";
-import { clientIps } from "../../helpers/random";
+import { buildSnapshot, type ServiceSnapshot } from "../../../../dataplane/config/snapshot";
+import { ServicePicker } from "../../../../dataplane/engine/core/service-picker";
+import type { ServerHealth } from "../../../../dataplane/health/health-state";
+import { BackendService, ServerGroup } from "../../../../model";
+import { SmoothWrr } from "../../../../dataplane/scheduler/smooth-wrr";
+import { clientIps } from "../../../helpers/random";
 
 function service(opts: {
   scheduler?: "wrr" | "wlc" | "source-ip";

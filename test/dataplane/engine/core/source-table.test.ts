@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { SourceTable } from "../../../../dataplane/engine/source-table";
+import { SourceTable } from "../../../../dataplane/engine/core/source-table";
 
 const T0 = 1_700_000_000_000;
 

@@ -1,15 +1,18 @@
+// Over 400 lines: the connection's read path (fast path, llhttp, pipelining, timeouts) is one state machine.
 import type { Socket } from "node:net";
-import { STATUS_TEXT, classifyClientError, rejectSocket } from "../http/errors";
-import type { HttpLimits } from "../http/limits";
-import { adoptReads } from "../adopt-reads";
-import { ReadBuffers, httpReadBuffers, keep, type OnRead } from "../read-buffers";
-import { monotonicMs } from "../clock";
-import { fieldsOf, parseFastRequest, type FastRequest } from "./request-head";
-import { HEAD_END, METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
+import { classifyClientError, rejectSocket } from "../errors";
+import type { HttpLimits } from "../limits";
+import { adoptReads } from "../../adopt-reads";
+import { ReadBuffers, httpReadBuffers, type OnRead } from "../../read-buffers";
+import { monotonicMs } from "../../clock";
+import { ClientRequest } from "./client-request";
+import { parseFastRequest } from "./request-head";
+import { HEAD_END, METHODS, REQUEST, createParser, freeParser, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
 import { checkRequestLine, checkVersion, requestLineAt, type LineVerdict } from "./request-line";
 
 /**
- * The client side of an HTTP/1.1 listener, on the raw socket (SPEC §3 hardening preserved):
+ * The client side of an HTTP/1.1 listener, on the raw socket (the front door's rules: docs/traffic.md,
+ * "The front door"):
  *
  * - llhttp in strict mode parses requests (see parser.ts); a refused request gets 400 (431 for a
  *   head over `maxHeaderSize`) with a one-line body, the connection is closed, nothing is forwarded.
@@ -28,12 +31,12 @@ import { checkRequestLine, checkVersion, requestLineAt, type LineVerdict } from 
  */
 
 export interface DownstreamHandler {
-  request(req: Downstream): void;
+  request(req: ClientRequest): void;
   /**
    * An upgrade request: `head` is what the client sent after it; `pipeTo` sends the client's later
    * bytes (and its end) to the tunnel's server socket.
    */
-  upgrade(req: Downstream, socket: Socket, head: Buffer, pipeTo: (upstream: Socket) => void): void;
+  upgrade(req: ClientRequest, socket: Socket, head: Buffer, pipeTo: (upstream: Socket) => void): void;
   /**
    * A request refused before it reached the proxy (status), or a connection-level failure (status
    * undefined). `conn` is given when the refusal is a request of its own (for its access line);
@@ -52,291 +55,8 @@ export interface ConnectionOwner {
 }
 
 const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
-
-/** How a response body is framed toward the client. */
-const enum Framing {
-  None,
-  Length,
-  Chunked,
-  Close,
-}
-
-const CRLF = "\r\n";
 /** Reads up to this size (bytes) are searched for request heads as one latin1 string. */
 const SMALL_READ = 4096;
-/** Largest body (bytes) whose head is deferred to go out in the same buffer as its first chunk. */
-const MERGE_LIMIT = 8 * 1024;
-const LAST_CHUNK = "0\r\n\r\n";
-
-/**
- * One request from a client and the response to it. The proxy reads the request's head and body
- * from it and writes the response through it; only the connection's current request writes.
- */
-export class Downstream {
-  readonly method: string;
-  readonly url: string;
-  readonly versionMinor: number;
-  /** The head as read, when the fast path parsed it (request-head.ts): no body, HTTP/1.1. */
-  readonly fast: FastRequest | undefined;
-  readonly chunked: boolean;
-  /** Declared Content-Length, -1 when absent. */
-  readonly contentLength: number;
-  keepAlive: boolean;
-  /** Whether the whole request (head and body) has been parsed. */
-  complete = false;
-  /** Whether the response head has been written. */
-  headersSent = false;
-  /** Whether the response is complete (or the connection was destroyed). */
-  finished = false;
-  /** Body chunks parsed before a consumer attached (bounded: the socket is paused meanwhile). */
-  private pending: Buffer[] = [];
-  private bodySink: ((chunk: Buffer) => void) | undefined;
-  private bodyEnd: (() => void) | undefined;
-  private framing = Framing.None;
-  private onGone: (() => void) | undefined;
-  private raw: string[] | undefined;
-
-  constructor(
-    readonly conn: ClientConnection,
-    versionMinor: number,
-    method: string,
-    url: string,
-    head: string[] | FastRequest,
-    keepAlive: boolean,
-  ) {
-    this.versionMinor = versionMinor;
-    this.method = method;
-    this.url = url;
-    this.keepAlive = keepAlive;
-    let chunked = false;
-    let cl = -1;
-    if (Array.isArray(head)) {
-      this.raw = head;
-      this.fast = undefined;
-      for (let i = 0; i < head.length; i += 2) {
-        const n = head[i]!;
-        if (n.length === 17 && n.toLowerCase() === "transfer-encoding") chunked = true;
-        else if (n.length === 14 && n.toLowerCase() === "content-length") cl = Number(head[i + 1]);
-      }
-    } else {
-      // The fast path takes only bodiless requests.
-      this.fast = head;
-    }
-    this.chunked = chunked;
-    this.contentLength = cl;
-    // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112 §6.3).
-    this.complete = !this.hasBody;
-  }
-
-  get socket(): Socket {
-    return this.conn.socket;
-  }
-
-  /** Whether the request has a body to stream (Content-Length > 0 or Transfer-Encoding). */
-  get hasBody(): boolean {
-    return this.chunked || this.contentLength > 0;
-  }
-
-  /** Flat `[name, value, …]` in the client's order and case (built on first use for a fast-path head). */
-  get rawHeaders(): string[] {
-    return (this.raw ??= fieldsOf(this.fast!));
-  }
-
-  header(lowerName: string): string | undefined {
-    return headerValue(this.rawHeaders, lowerName);
-  }
-
-  /** Whether any body byte has been handed to a consumer. */
-  bodyStarted = false;
-
-  /**
-   * Streams the body to `sink` (buffered chunks first), then `end`. The client is paused whenever
-   * `sink`'s target is full: call `pauseBody`/`resumeBody`. Replaces any earlier consumer.
-   */
-  readBody(sink: (chunk: Buffer) => void, end: () => void): void {
-    this.bodySink = sink;
-    this.bodyEnd = end;
-    const pending = this.pending;
-    this.pending = [];
-    for (const c of pending) {
-      this.bodyStarted = true;
-      sink(c);
-    }
-    if (this.complete) end();
-    else this.conn.resumeFor(this);
-  }
-
-  /** Stops passing body chunks (a failed attempt); later chunks are buffered again. */
-  detachBody(): void {
-    this.bodySink = undefined;
-    this.bodyEnd = undefined;
-  }
-
-  pauseBody(): void {
-    this.conn.pauseFor(this);
-  }
-
-  resumeBody(): void {
-    this.conn.resumeFor(this);
-  }
-
-  /** Called by the connection's parser. */
-  pushBody(chunk: Buffer): void {
-    if (this.finished) return;
-    if (this.bodySink) {
-      this.bodyStarted = true;
-      this.bodySink(chunk);
-    } else {
-      this.pending.push(keep(chunk));
-      this.conn.pauseFor(this);
-    }
-  }
-
-  endBody(): void {
-    this.complete = true;
-    const end = this.bodyEnd;
-    this.bodyEnd = undefined;
-    if (end) end();
-  }
-
-  /** Runs `fn` once if the client goes away before the response is complete. */
-  onClientGone(fn: (() => void) | undefined): void {
-    this.onGone = fn;
-  }
-
-  /** @internal the connection closed (or was destroyed) under this request. */
-  gone(): void {
-    if (this.finished) return;
-    this.finished = true;
-    const fn = this.onGone;
-    this.onGone = undefined;
-    if (fn) fn();
-  }
-
-  /**
-   * Writes the status line and headers. `headers` are flat pairs already filtered (no hop-by-hop);
-   * `length` is the body's length when known (a Content-Length is among `headers`), -1 otherwise.
-   */
-  writeHead(status: number, reason: string, headers: readonly string[], length: number): void {
-    if (this.finished) return;
-    let head = `HTTP/1.1 ${status} ${reason}\r\n`;
-    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    this.writeHeadText(status, head, length);
-  }
-
-  /**
-   * Writes a head given as text: the status line and header lines, each ending in CRLF, already
-   * filtered (no hop-by-hop header); the framing and Connection lines are added here.
-   */
-  writeHeadText(status: number, head: string, length: number): void {
-    if (this.finished) return;
-    if (this.conn.socket.destroyed) return this.gone();
-    if (this.method === "HEAD" || status === 204 || status === 304 || status < 200) this.framing = Framing.None;
-    else if (length >= 0) this.framing = Framing.Length;
-    else if (this.versionMinor >= 1) {
-      this.framing = Framing.Chunked;
-      head += "Transfer-Encoding: chunked\r\n";
-    } else {
-      this.framing = Framing.Close;
-      this.keepAlive = false;
-    }
-    if (!this.keepAlive || this.conn.closingSoon()) {
-      this.keepAlive = false;
-      head += "Connection: close\r\n";
-    } else if (this.versionMinor === 0) head += "Connection: keep-alive\r\n";
-    this.headersSent = true;
-    head += CRLF;
-    // A small Content-Length body goes out with its head in one buffer (see `write`).
-    if (this.framing === Framing.Length && length > 0 && length <= MERGE_LIMIT) this.headOut = head;
-    else this.conn.socket.write(head, "latin1");
-  }
-
-  /** A response head not written yet: it goes out with the first body chunk. */
-  private headOut: string | undefined;
-
-  /**
-   * Writes a deferred head with the first body chunk in one `write` instead of a `writev` of a
-   * string and a buffer, which cost a third more per response (docs/benchmarks.md).
-   */
-  private flushHead(chunk: Buffer | undefined): boolean {
-    const head = this.headOut!;
-    this.headOut = undefined;
-    const s = this.conn.socket;
-    if (!chunk || chunk.length > MERGE_LIMIT) {
-      s.write(head, "latin1");
-      return chunk ? s.write(keep(chunk)) : true;
-    }
-    // One latin1 string: written straight from V8's copy (no Buffer to allocate and fill).
-    return s.write(head + chunk.toString("latin1"), "latin1");
-  }
-
-  /**
-   * Writes a body chunk; false when the client's buffer is full (wait for `onDrain`). A chunk in
-   * the shared read buffer (an upstream read, see ReadBuffers) is copied, since the socket may keep
-   * it past the read.
-   */
-  write(chunk: Buffer): boolean {
-    if (this.finished || chunk.length === 0) return true;
-    const s = this.conn.socket;
-    // Destroyed, its 'close' not emitted yet: the client is gone now, not at 'close'. A write would
-    // only return false and wait for a 'drain' that never comes.
-    if (s.destroyed) {
-      this.gone();
-      return true;
-    }
-    switch (this.framing) {
-      case Framing.None:
-        return true;
-      case Framing.Length:
-        return this.headOut === undefined ? s.write(keep(chunk)) : this.flushHead(chunk);
-      case Framing.Chunked:
-        s.write(chunk.length.toString(16) + CRLF, "latin1");
-        s.write(keep(chunk));
-        return s.write(CRLF, "latin1");
-      default:
-        return s.write(keep(chunk));
-    }
-  }
-
-  onDrain(fn: () => void): void {
-    this.conn.socket.once("drain", fn);
-  }
-
-  offDrain(fn: () => void): void {
-    this.conn.socket.off("drain", fn);
-  }
-
-  /** Completes the response; the connection goes on with the next request (or closes). */
-  end(): void {
-    if (this.finished) return;
-    if (this.headOut !== undefined) this.flushHead(undefined);
-    if (this.framing === Framing.Chunked) this.conn.socket.write(LAST_CHUNK, "latin1");
-    this.finished = true;
-    this.onGone = undefined;
-    this.conn.responded(this);
-  }
-
-  /** Answers `status` with a one-line body, unless the response has started (then cuts the client). */
-  sendError(status: number, message: string, close = false): void {
-    if (this.finished) return;
-    if (this.headersSent) return this.destroy();
-    if (close) this.keepAlive = false;
-    const body = `${message}\n`;
-    const headers = ["Content-Type", "text/plain; charset=utf-8", "Content-Length", String(Buffer.byteLength(body)), "Cache-Control", "no-store"];
-    const bytes = Buffer.from(body);
-    this.writeHead(status, STATUS_TEXT[status] ?? "Error", headers, bytes.length);
-    this.write(bytes);
-    this.end();
-  }
-
-  /** Cuts the client connection (a truncated response). */
-  destroy(): void {
-    this.finished = true;
-    this.onGone = undefined;
-    this.conn.socket.destroy();
-  }
-}
-
 
 /** One client connection: parses requests, serves them in order, enforces the client timeouts. */
 export class ClientConnection {
@@ -354,13 +74,13 @@ export class ClientConnection {
   /** Parsing stopped for good (upgrade, error, close); the owner's sweep was left. */
   private stopped = false;
   /** Requests parsed and not yet answered; the first is being served. */
-  private readonly queue: Downstream[] = [];
+  private readonly queue: ClientRequest[] = [];
   /** The request whose body the parser is reading. */
-  private parsing: Downstream | undefined;
+  private parsing: ClientRequest | undefined;
   private partHeaders: string[] = [];
   private partUrl = "";
   /** Requests the socket is paused for (a plain array: at most a few, and no Set churn). */
-  private readonly pausedFor: Downstream[] = [];
+  private readonly pausedFor: ClientRequest[] = [];
   /** When the head being parsed started (ms, monotonicMs()); -1 while no head is in progress. */
   private headSince: number;
   /** When the request being parsed started; -1 once its body is complete. */
@@ -369,7 +89,7 @@ export class ClientConnection {
   private bodyProgress = false;
   /** When the connection went idle between requests; -1 while busy. */
   private idleSince = -1;
-  private upgrading: Downstream | undefined;
+  private upgrading: ClientRequest | undefined;
   private dead = false;
   /** Reads come through `onRead` (adopt-reads.ts), not 'data' events. */
   private readonly adopted: boolean;
@@ -453,13 +173,13 @@ export class ClientConnection {
     this.failWith(408, "request timeout: the request was not received in time");
   }
 
-  pauseFor(req: Downstream): void {
+  pauseFor(req: ClientRequest): void {
     if (this.pausedFor.includes(req)) return;
     this.pausedFor.push(req);
     if (this.pausedFor.length === 1) this.socket.pause();
   }
 
-  resumeFor(req: Downstream): void {
+  resumeFor(req: ClientRequest): void {
     const i = this.pausedFor.indexOf(req);
     if (i < 0) return;
     this.pausedFor.splice(i, 1);
@@ -467,7 +187,7 @@ export class ClientConnection {
   }
 
   /** The current request's response is complete: next request, or close. */
-  responded(req: Downstream): void {
+  responded(req: ClientRequest): void {
     if (this.queue[0] !== req) return;
     this.queue.shift();
     this.resumeFor(req);
@@ -487,7 +207,7 @@ export class ClientConnection {
     if (this.requestSince < 0 && this.headSince < 0) this.idleSince = monotonicMs();
   }
 
-  private serveNext(next: Downstream): void {
+  private serveNext(next: ClientRequest): void {
     if (!this.dead && this.queue[0] === next) this.owner.handler().request(next);
   }
 
@@ -544,7 +264,7 @@ export class ClientConnection {
       // The head is complete (as in onHeadersComplete): its timeout, counted from the connection's
       // start or the previous response, no longer applies.
       this.headSince = -1;
-      this.enqueue(new Downstream(this, 1, fast.method, fast.url, fast, fast.keepAlive));
+      this.enqueue(new ClientRequest(this, 1, fast.method, fast.url, fast, fast.keepAlive));
       if (this.dead || this.stopped) return undefined;
     }
     if (pos === 0) return data;
@@ -590,7 +310,7 @@ export class ClientConnection {
   }
 
   /** A parsed request joins the queue; the first in it is being served. */
-  private enqueue(req: Downstream): void {
+  private enqueue(req: ClientRequest): void {
     this.queue.push(req);
     if (this.queue.length === 1) this.owner.handler().request(req);
   }
@@ -694,7 +414,7 @@ export class ClientConnection {
       target = this.partUrl + (url ?? "");
       this.partUrl = "";
     }
-    const req = new Downstream(this, minor, METHODS[method ?? -1] ?? "GET", target ?? "", raw ?? [], keepAlive);
+    const req = new ClientRequest(this, minor, METHODS[method ?? -1] ?? "GET", target ?? "", raw ?? [], keepAlive);
     // Where the message after this one starts, for its request line: after this head and its
     // Content-Length body (unknown after a chunked one).
     const buf = this.execBuf;

@@ -1,4 +1,4 @@
-import type { ListenerSnapshot, ServiceSnapshot } from "../config/snapshot";
+import type { ListenerSnapshot, ServiceSnapshot } from "../../config/snapshot";
 
 /**
  * Connection draining, shared by the proxies: which servers stop taking new connections under a new

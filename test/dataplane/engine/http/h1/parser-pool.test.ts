@@ -1,8 +1,8 @@
 import net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
-import { parserStats } from "../../../../dataplane/engine/h1/parser";
-import { startOrigin, type Origin } from "../../../helpers/origin";
-import { Harness, eventually, snapshotOf } from "../http/harness";
+import { parserStats } from "../../../../../dataplane/engine/http/h1/parser";
+import { startOrigin, type Origin } from "../../../../helpers/origin";
+import { Harness, eventually, snapshotOf } from "../harness";
 
 /** Sends `data` on `s` and resolves with the response once its body is complete (chunked or Content-Length). */
 function exchange(s: net.Socket, data: string): Promise<string> {

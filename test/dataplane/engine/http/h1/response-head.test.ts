@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { responseHeaders } from "../../../../dataplane/engine/http/headers";
-import { splitFields } from "../../../../dataplane/engine/h1/parser";
-import { parseFastHead, passHead } from "../../../../dataplane/engine/h1/response-head";
+import { responseHeaders } from "../../../../../dataplane/engine/http/headers";
+import { splitFields } from "../../../../../dataplane/engine/http/h1/parser";
+import { parseFastHead, passHead } from "../../../../../dataplane/engine/http/h1/response-head";
 
 const head = (...lines: string[]) => lines.join("\r\n");
 

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { METHODS, REQUEST, createParser, freeParser } from "../../../../dataplane/engine/h1/parser";
-import { fieldsOf, parseFastRequest } from "../../../../dataplane/engine/h1/request-head";
-import { forwardHead, requestHeaders, type ForwardContext } from "../../../../dataplane/engine/http/headers";
-import { requestLines } from "../../../../dataplane/engine/http/tunnel";
+import { METHODS, REQUEST, createParser, freeParser } from "../../../../../dataplane/engine/http/h1/parser";
+import { fieldsOf, parseFastRequest } from "../../../../../dataplane/engine/http/h1/request-head";
+import { forwardHead, requestHeaders, type ForwardContext } from "../../../../../dataplane/engine/http/headers";
+import { requestLines } from "../../../../../dataplane/engine/http/tunnel";
 
 /** What strict llhttp makes of `head` + the empty line: the request, or why it refused it. */
 function llhttp(head: string): { error: string } | { method: string; url: string; raw: string[]; keepAlive: boolean; upgrade: boolean; complete: boolean } {

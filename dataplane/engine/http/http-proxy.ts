@@ -1,19 +1,21 @@
 import net, { type Socket } from "node:net";
-import type { ListenerSnapshot, ServerSnapshot, Snapshot } from "../config/snapshot";
-import { serverLabel, type HealthTable } from "../health/health-state";
-import type { Logger } from "../log";
-import type { Metrics } from "../metrics";
-import { AccessLog, endpoint, loggedPath, newRequestId, spanMs, type Termination } from "./access-log";
-import { monotonicMs, type Clock } from "./clock";
-import { readCookie, setCookieValue } from "./http/cookie";
-import { ClientConnection, type ConnectionOwner, type Downstream } from "./h1/downstream";
-import { Exchange, IDEMPOTENT, type ExchangeOutcome, type UpstreamConnectionStates } from "./h1/upstream";
-import { errorBodies, rejectSocket } from "./http/errors";
-import { forwardHead, plainIp, requestHeaders, type ForwardContext, type ForwardedHead } from "./http/headers";
-import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./http/limits";
-import { ServiceUpstreams, type InFlight } from "./http/service-upstreams";
-import { connectUpstream, requestLines, splice } from "./http/tunnel";
-import { SlotList } from "./slot-list";
+import type { ListenerSnapshot, ServerSnapshot, Snapshot } from "../../config/snapshot";
+import { serverLabel, type HealthTable } from "../../health/health-state";
+import type { Logger } from "../../log";
+import type { Metrics } from "../../metrics";
+import { AccessLog, endpoint, loggedPath, newRequestId, spanMs, type Termination } from "../access-log";
+import { monotonicMs, type Clock } from "../clock";
+import { readCookie, setCookieValue } from "./cookie";
+import { ClientConnection, type ConnectionOwner } from "./h1/client-connection";
+import type { ClientRequest } from "./h1/client-request";
+import { Exchange, IDEMPOTENT, type ExchangeOutcome } from "./h1/exchange";
+import type { UpstreamConnectionStates } from "./h1/upstream-connection";
+import { errorBodies, rejectSocket } from "./errors";
+import { forwardHead, plainIp, requestHeaders, type ForwardContext, type ForwardedHead } from "./headers";
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./limits";
+import { ServiceUpstreams, type InFlight } from "./service-upstreams";
+import { connectUpstream, requestLines, splice } from "./tunnel";
+import { SlotList } from "../core/slot-list";
 
 /**
  * The request handler of HTTP and HTTPS listeners (one HttpProxy per worker, shared by all of
@@ -51,7 +53,7 @@ const DURATION_HELP = "Time from request to the last byte of the response, by li
 const CONNECTION_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CLOSED", "UND_ERR_DESTROYED"]);
 
 interface RequestContext {
-  readonly req: Downstream;
+  readonly req: ClientRequest;
   readonly listener: ListenerSnapshot;
   readonly up: ServiceUpstreams;
   readonly clientIp: string;
@@ -196,7 +198,7 @@ export class HttpProxy {
     this.sweeper = undefined;
   }
 
-  handle(req: Downstream, listener: ListenerSnapshot): void {
+  handle(req: ClientRequest, listener: ListenerSnapshot): void {
     const startedAt = monotonicMs();
     const up = this.services.get(listener.service);
     if (!up) return this.finish(req, listener, listener.service, undefined, 503, errorBodies.noService(listener.service), startedAt, false, "no_service");
@@ -221,7 +223,7 @@ export class HttpProxy {
     this.attempt(ctx, server, setCookie);
   }
 
-  handleUpgrade(req: Downstream, socket: Socket, head: Buffer, pipeTo: (upstream: Socket) => void, listener: ListenerSnapshot): void {
+  handleUpgrade(req: ClientRequest, socket: Socket, head: Buffer, pipeTo: (upstream: Socket) => void, listener: ListenerSnapshot): void {
     socket.on("error", () => socket.destroy());
     const up = this.services.get(listener.service);
     if (!up) return rejectSocket(socket, 503, errorBodies.noService(listener.service));
@@ -258,7 +260,7 @@ export class HttpProxy {
    * The request head to send upstream: from slices of the client's text when the fast path parsed
    * it and its Connection header names no other header, else field by field.
    */
-  private upstreamHead(req: Downstream, path: string, listener: ListenerSnapshot, up: ServiceUpstreams): ForwardedHead {
+  private upstreamHead(req: ClientRequest, path: string, listener: ListenerSnapshot, up: ServiceUpstreams): ForwardedHead {
     const ctx = forwardContext(req.socket, listener, up);
     if (req.fast?.plain) return forwardHead(req.fast, path, ctx);
     const hdr = requestHeaders(req.rawHeaders, req.chunked, ctx);
@@ -270,7 +272,7 @@ export class HttpProxy {
    * The cookie's server if it is usable, else a fresh pick (and the cookie must be (re)set).
    * `cookies`: the request's Cookie fields, if `upstreamHead` collected them.
    */
-  private choose(req: Downstream, up: ServiceUpstreams, clientIp: string, cookies: readonly string[] = req.rawHeaders): { server: ServerSnapshot | undefined; setCookie: boolean } {
+  private choose(req: ClientRequest, up: ServiceUpstreams, clientIp: string, cookies: readonly string[] = req.rawHeaders): { server: ServerSnapshot | undefined; setCookie: boolean } {
     const persistence = up.service.sessionPersistence;
     if (persistence?.type === "insert-cookie") {
       const id = readCookie(cookies, up.cookieName);
@@ -357,7 +359,7 @@ export class HttpProxy {
   }
 
   private finish(
-    req: Downstream,
+    req: ClientRequest,
     listener: ListenerSnapshot,
     service: string,
     server: ServerSnapshot | undefined,
@@ -411,7 +413,7 @@ export class HttpProxy {
     server: ServerSnapshot | undefined,
     status: number,
     startedAt: number,
-    req: Downstream,
+    req: ClientRequest,
     termination: Termination,
     ctx: RequestContext | undefined,
   ): void {
@@ -518,7 +520,7 @@ function requestPath(url: string | undefined): string | undefined {
 }
 
 /** A request header's value: from the head as read on the fast path (no field array built), else from the fields. */
-function field(req: Downstream, pattern: RegExp, lowerName: string): string | undefined {
+function field(req: ClientRequest, pattern: RegExp, lowerName: string): string | undefined {
   if (req.fast) return pattern.exec(req.fast.head)?.[1];
   return req.header(lowerName);
 }

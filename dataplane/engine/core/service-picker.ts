@@ -1,8 +1,8 @@
-import type { ServerSnapshot, ServiceSnapshot } from "../config/snapshot";
-import { effectiveWeight, isUsable, type ServerHealth } from "../health/health-state";
-import { createScheduler } from "../scheduler/registry";
-import type { Scheduler } from "../scheduler/scheduler";
-import { WeightedRendezvous } from "../scheduler/weighted-rendezvous";
+import type { ServerSnapshot, ServiceSnapshot } from "../../config/snapshot";
+import { effectiveWeight, isUsable, type ServerHealth } from "../../health/health-state";
+import { createScheduler } from "../../scheduler/registry";
+import type { Scheduler } from "../../scheduler/scheduler";
+import { WeightedRendezvous } from "../../scheduler/weighted-rendezvous";
 
 /**
  * Chooses a server of one backend service for a new request or connection. Shared by the HTTP and

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SlotList } from "../../../dataplane/engine/slot-list";
+import { SlotList } from "../../../../dataplane/engine/core/slot-list";
 
 class Item {
   slot = -1;

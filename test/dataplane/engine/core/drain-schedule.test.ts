@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { buildSnapshot } from "../../../../dataplane/config/snapshot";
-import { DrainSchedule, admitsNew, listenerIdentity } from "../../../../dataplane/engine/drain";
+import { DrainSchedule, admitsNew, listenerIdentity } from "../../../../dataplane/engine/core/drain";
 import { BackendService, ServerGroup } from "../../../../model";
 
 beforeEach(() => {
