@@ -1,6 +1,7 @@
 import net from "node:net";
 import { responseHeaders } from "../http/headers";
 import { STATUS_TEXT } from "../http/errors";
+import { ErrorCodes } from "../http/error-codes";
 import type { HttpLimits } from "../http/limits";
 import type { Downstream } from "./downstream";
 import { HEAD_END, RESPONSE, createParser, freeParser, type HttpParser, type ParseError } from "./parser";
@@ -167,7 +168,7 @@ export class Exchange {
   onHead(status: number, reason: string | undefined, raw: string[], keepAlive: boolean): number {
     if (status < 200) {
       if (status === 101) {
-        this.fail(coded("the server switched protocols unasked", "BALLAST_INVALID_RESPONSE"));
+        this.fail(coded("the server switched protocols unasked", ErrorCodes.invalidResponse));
         return 1;
       }
       // 100 Continue, 103 Early Hints: not forwarded; the final response follows.
@@ -188,7 +189,7 @@ export class Exchange {
     // A Transfer-Encoding whose last coding is not chunked would make the body run to the close
     // of the connection (RFC 9112 §6.3): a framing this balancer does not pass on (502).
     if (chunked && codings.slice(codings.lastIndexOf(",") + 1).trim().toLowerCase() !== "chunked") {
-      this.fail(coded(`invalid response: Transfer-Encoding '${codings}' does not end in chunked`, "BALLAST_INVALID_RESPONSE"));
+      this.fail(coded(`invalid response: Transfer-Encoding '${codings}' does not end in chunked`, ErrorCodes.invalidResponse));
       return 1;
     }
     this.responding(status, keepAlive);
@@ -263,7 +264,7 @@ export class Exchange {
 
   /** @internal the response could not be parsed. */
   onParseError(err: ParseError): void {
-    this.fail(coded(`invalid response: ${err.reason ?? err.code}`, "BALLAST_INVALID_RESPONSE"));
+    this.fail(coded(`invalid response: ${err.reason ?? err.code}`, ErrorCodes.invalidResponse));
   }
 
   /** @internal the connection failed or closed under this exchange. */
@@ -287,9 +288,9 @@ export class Exchange {
   sweep(now: number): void {
     if (this.settled) return;
     if (this.headDeadline >= 0 && now >= this.headDeadline) {
-      this.fail(coded(`no response head within ${this.limits.upstreamHeadersTimeoutMs} ms`, "UND_ERR_HEADERS_TIMEOUT"));
+      this.fail(coded(`no response head within ${this.limits.upstreamHeadersTimeoutMs} ms`, ErrorCodes.upstreamHeadersTimeout));
     } else if (this.status !== 0 && this.lastBodyAt >= 0 && now - this.lastBodyAt >= this.limits.upstreamBodyTimeoutMs) {
-      this.fail(coded(`no response data for ${this.limits.upstreamBodyTimeoutMs} ms`, "UND_ERR_BODY_TIMEOUT"));
+      this.fail(coded(`no response data for ${this.limits.upstreamBodyTimeoutMs} ms`, ErrorCodes.upstreamBodyTimeout));
     }
   }
 
@@ -422,7 +423,7 @@ export class UpstreamConnection {
   /** Connect timeout; `now` is monotonicMs(). */
   sweep(now: number): void {
     if (!this.connected && now >= this.connectDeadline) {
-      this.failConnect(coded("connect timeout", "UND_ERR_CONNECT_TIMEOUT"));
+      this.failConnect(coded("connect timeout", ErrorCodes.upstreamConnectTimeout));
     }
   }
 
@@ -569,7 +570,7 @@ export class UpstreamConnection {
 
   private readonly onClose = (): void => {
     if (!this.connected && this.opener) this.failConnect(coded("connection closed before it was established", "ECONNRESET"));
-    this.lost(coded("the server closed the connection", "UND_ERR_SOCKET"));
+    this.lost(coded("the server closed the connection", ErrorCodes.upstreamClosed));
     this.dead = true;
     this.pool.remove(this);
     httpReadBuffers.release(this.nextRead);
@@ -620,7 +621,7 @@ export class UpstreamPool {
   }
 
   dispatch(ex: Exchange): void {
-    if (this.closing) return ex.connectFailed(coded("the server left the service", "UND_ERR_CLOSED"));
+    if (this.closing) return ex.connectFailed(coded("the server left the service", ErrorCodes.serverRemoved));
     this.active.add(ex);
     let conn = this.idle.pop();
     while (conn && !conn.alive) conn = this.idle.pop();
@@ -715,7 +716,7 @@ export class UpstreamPool {
   /** Everything closes now (exchanges in flight fail). */
   destroy(reason?: Error): Promise<void> {
     this.closing = true;
-    for (const ex of [...this.waiting]) ex.abort(reason ?? coded("pool destroyed", "UND_ERR_DESTROYED"));
+    for (const ex of [...this.waiting]) ex.abort(reason ?? coded("the server left the service", ErrorCodes.serverRemoved));
     this.waiting.length = 0;
     const done = this.close();
     for (const c of [...this.conns]) c.destroy();

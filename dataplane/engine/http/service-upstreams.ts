@@ -6,6 +6,7 @@ import type { Clock, TimerHandle } from "../clock";
 import { UpstreamPool as Pool, type UpstreamConnectionStates } from "../h1/upstream";
 import { ServicePicker, type Tally } from "../service-picker";
 import { cookieName } from "./cookie";
+import { ErrorCodes, codedError } from "./error-codes";
 import { SlotList } from "../slot-list";
 import type { HttpLimits } from "./limits";
 
@@ -195,7 +196,7 @@ export class ServiceUpstreams {
       const list = this.upstreams.get(key)?.inflight;
       if (list && list.size > 0) {
         this.deps.log.warn({ service: this.svc.name, server: key, aborted: list.size }, "drain timeout: aborting requests");
-        const reason = Object.assign(new Error("drain timeout expired"), { code: "BALLAST_DRAINED" });
+        const reason = codedError("drain timeout expired", ErrorCodes.drained);
         for (const f of list.toArray()) f.abort(reason);
       }
       for (const [pool, k] of this.retiring) {
