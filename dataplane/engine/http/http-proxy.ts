@@ -16,6 +16,7 @@ import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./limits";
 import { ServiceUpstreams, type InFlight } from "./service-upstreams";
 import { connectUpstream, requestLines, splice } from "./tunnel";
 import { SlotList } from "../core/slot-list";
+import { ErrorCodes, codedError } from "./error-codes";
 
 /**
  * The request handler of HTTP and HTTPS listeners (one HttpProxy per worker, shared by all of
@@ -50,7 +51,7 @@ const DURATION = "ballast_http_request_duration_seconds";
 const DURATION_HELP = "Time from request to the last byte of the response, by listener and service.";
 
 /** Errors that mean the connection failed (as opposed to a timeout or a bad response). */
-const CONNECTION_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_CLOSED", "UND_ERR_DESTROYED"]);
+const CONNECTION_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", ErrorCodes.upstreamClosed, ErrorCodes.upstreamConnectTimeout, "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", ErrorCodes.serverRemoved]);
 
 interface RequestContext {
   readonly req: ClientRequest;
@@ -189,7 +190,7 @@ export class HttpProxy {
   async close(graceMs: number): Promise<void> {
     const deadline = Date.now() + graceMs;
     while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
-    const reason = Object.assign(new Error("shutting down"), { code: "BALLAST_SHUTDOWN" });
+    const reason = codedError("shutting down", ErrorCodes.shutdown);
     const all = [...this.services.values(), ...this.retired];
     this.services.clear();
     this.retired.clear();
@@ -325,9 +326,9 @@ export class HttpProxy {
     const retryable =
       !req.headersSent &&
       !req.bodyStarted &&
-      code !== "BALLAST_DRAINED" &&
-      code !== "BALLAST_SHUTDOWN" &&
-      (outcome.kind === "not-sent" || (!req.hasBody && IDEMPOTENT.has(req.method) && CONNECTION_ERRORS.has(code) && code !== "UND_ERR_CONNECT_TIMEOUT"));
+      code !== ErrorCodes.drained &&
+      code !== ErrorCodes.shutdown &&
+      (outcome.kind === "not-sent" || (!req.hasBody && IDEMPOTENT.has(req.method) && CONNECTION_ERRORS.has(code) && code !== ErrorCodes.upstreamConnectTimeout));
     if (retryable) {
       this.log.warn({ service: name, server: serverLabel(server.address, server.port), err: errText(err) }, "server unreachable, trying another");
       const excluded = (ctx.excluded ??= new Set());
@@ -336,11 +337,11 @@ export class HttpProxy {
       if (next) return this.attempt(ctx, next, up.service.sessionPersistence?.type === "insert-cookie");
       return this.finish(req, listener, name, server, 502, errorBodies.unreachable(name), ctx.startedAt, false, outcome.kind === "not-sent" ? "connect_failed" : "server_closed", ctx);
     }
-    if (code === "UND_ERR_HEADERS_TIMEOUT") {
+    if (code === ErrorCodes.upstreamHeadersTimeout) {
       return this.finish(req, listener, name, server, 504, errorBodies.timeout(name, this.limits.upstreamHeadersTimeoutMs), ctx.startedAt, false, "server_timeout", ctx);
     }
-    if (code === "BALLAST_DRAINED") return this.finish(req, listener, name, server, 502, errorBodies.drained(name), ctx.startedAt, false, "drained", ctx);
-    if (code === "BALLAST_SHUTDOWN") return this.finish(req, listener, name, server, 503, "the balancer is shutting down", ctx.startedAt, true, "shutdown", ctx);
+    if (code === ErrorCodes.drained) return this.finish(req, listener, name, server, 502, errorBodies.drained(name), ctx.startedAt, false, "drained", ctx);
+    if (code === ErrorCodes.shutdown) return this.finish(req, listener, name, server, 503, "the balancer is shutting down", ctx.startedAt, true, "shutdown", ctx);
     this.log.warn({ service: name, server: serverLabel(server.address, server.port), err: errText(err) }, "server failed before responding");
     const connection = CONNECTION_ERRORS.has(code);
     const message = connection ? errorBodies.upstreamFailed(name) : errorBodies.badResponse(name);

@@ -8,6 +8,7 @@ import { UpstreamPool as Pool } from "./h1/upstream-pool";
 import { ServicePicker, type Tally } from "../core/service-picker";
 import { cookieName } from "./cookie";
 import { SlotList } from "../core/slot-list";
+import { ErrorCodes, codedError } from "./error-codes";
 import type { HttpLimits } from "./limits";
 
 /**
@@ -196,7 +197,7 @@ export class ServiceUpstreams {
       const list = this.upstreams.get(key)?.inflight;
       if (list && list.size > 0) {
         this.deps.log.warn({ service: this.svc.name, server: key, aborted: list.size }, "drain timeout: aborting requests");
-        const reason = Object.assign(new Error("drain timeout expired"), { code: "BALLAST_DRAINED" });
+        const reason = codedError("drain timeout expired", ErrorCodes.drained);
         for (const f of list.toArray()) f.abort(reason);
       }
       for (const [pool, k] of this.retiring) {

@@ -1,6 +1,7 @@
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import type { ServerSnapshot } from "../../config/snapshot";
+import { ErrorCodes, codedError } from "./error-codes";
 
 /**
  * Upgraded connections (WebSocket and any other `Upgrade`): the request head is re-written to the
@@ -35,7 +36,7 @@ export function connectUpstream(server: ServerSnapshot, timeoutMs: number): Prom
     const upstream = net.connect({ host: server.address, port: server.port });
     const timer = setTimeout(() => {
       upstream.destroy();
-      reject(Object.assign(new Error(`connect timeout after ${timeoutMs} ms`), { code: "UND_ERR_CONNECT_TIMEOUT" }));
+      reject(codedError(`connect timeout after ${timeoutMs} ms`, ErrorCodes.upstreamConnectTimeout));
     }, timeoutMs);
     upstream.once("connect", () => {
       clearTimeout(timer);

@@ -8,6 +8,7 @@ import { monotonicMs } from "../../clock";
 import { ClientRequest } from "./client-request";
 import { parseFastRequest } from "./request-head";
 import { HEAD_END, METHODS, REQUEST, createParser, freeParser, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
+import { ErrorCodes } from "../error-codes";
 import { checkRequestLine, checkVersion, requestLineAt, type LineVerdict } from "./request-line";
 
 /**
@@ -168,7 +169,7 @@ export class ClientConnection {
   /** Answers 408 unless a response has started, then closes. */
   private timeout(): void {
     const cur = this.queue[0];
-    this.owner.handler().clientError("ERR_HTTP_REQUEST_TIMEOUT", 408, this.queue.length === 0 ? this : undefined);
+    this.owner.handler().clientError(ErrorCodes.clientTimeout, 408, this.queue.length === 0 ? this : undefined);
     if (cur?.headersSent) return void this.socket.destroy();
     this.failWith(408, "request timeout: the request was not received in time");
   }
@@ -367,7 +368,7 @@ export class ClientConnection {
   }
 
   private refuseLine(verdict: NonNullable<LineVerdict>): void {
-    this.refuse(verdict.status === 505 ? "BALLAST_HTTP_VERSION" : "BALLAST_BAD_REQUEST_LINE", verdict.status, verdict.message);
+    this.refuse(verdict.status === 505 ? ErrorCodes.httpVersion : ErrorCodes.badRequestLine, verdict.status, verdict.message);
   }
 
   /** Refuses the request being parsed before it reaches the proxy: reported (metrics, access line), answered, closed. */
@@ -406,7 +407,7 @@ export class ClientConnection {
       this.partHeaders = [];
     }
     if ((raw?.length ?? 0) > 2 * this.owner.limits.maxHeaderLines) {
-      this.refuse("BALLAST_TOO_MANY_HEADERS", 431, `request header fields too large: more than ${this.owner.limits.maxHeaderLines} header lines`);
+      this.refuse(ErrorCodes.tooManyHeaders, 431, `request header fields too large: more than ${this.owner.limits.maxHeaderLines} header lines`);
       return 0;
     }
     let target = url;
@@ -422,7 +423,7 @@ export class ClientConnection {
     this.nextStart = headEnd === -1 || req.chunked ? -1 : headEnd + 4 + Math.max(0, req.contentLength);
     if (upgrade) {
       if (req.method === "CONNECT") {
-        this.refuse("BALLAST_CONNECT", 405, "method not allowed: CONNECT is not supported");
+        this.refuse(ErrorCodes.connect, 405, "method not allowed: CONNECT is not supported");
         return 0;
       }
       this.upgrading = req;
@@ -431,7 +432,7 @@ export class ClientConnection {
     const expect = req.header("expect");
     if (expect !== undefined) {
       if (expect.toLowerCase() !== "100-continue") {
-        this.refuse("BALLAST_EXPECTATION", 417, "expectation failed: only 100-continue is supported");
+        this.refuse(ErrorCodes.expectation, 417, "expectation failed: only 100-continue is supported");
         return 0;
       }
       if (minor >= 1 && this.queue.length === 0) this.socket.write(CONTINUE, "latin1");

@@ -1,3 +1,4 @@
+import { ErrorCodes } from "../error-codes";
 import type net from "node:net";
 import { responseHeaders } from "../headers";
 import { STATUS_TEXT } from "../errors";
@@ -154,7 +155,7 @@ export class Exchange {
   onHead(status: number, reason: string | undefined, raw: string[], keepAlive: boolean): number {
     if (status < 200) {
       if (status === 101) {
-        this.fail(coded("the server switched protocols unasked", "BALLAST_INVALID_RESPONSE"));
+        this.fail(coded("the server switched protocols unasked", ErrorCodes.invalidResponse));
         return 1;
       }
       // 100 Continue, 103 Early Hints: not forwarded; the final response follows.
@@ -175,7 +176,7 @@ export class Exchange {
     // A Transfer-Encoding whose last coding is not chunked would make the body run to the close
     // of the connection (RFC 9112 §6.3): a framing this balancer does not pass on (502).
     if (chunked && codings.slice(codings.lastIndexOf(",") + 1).trim().toLowerCase() !== "chunked") {
-      this.fail(coded(`invalid response: Transfer-Encoding '${codings}' does not end in chunked`, "BALLAST_INVALID_RESPONSE"));
+      this.fail(coded(`invalid response: Transfer-Encoding '${codings}' does not end in chunked`, ErrorCodes.invalidResponse));
       return 1;
     }
     this.responding(status, keepAlive);
@@ -250,7 +251,7 @@ export class Exchange {
 
   /** @internal the response could not be parsed. */
   onParseError(err: ParseError): void {
-    this.fail(coded(`invalid response: ${err.reason ?? err.code}`, "BALLAST_INVALID_RESPONSE"));
+    this.fail(coded(`invalid response: ${err.reason ?? err.code}`, ErrorCodes.invalidResponse));
   }
 
   /** @internal the connection failed or closed under this exchange. */
@@ -274,9 +275,9 @@ export class Exchange {
   sweep(now: number): void {
     if (this.settled) return;
     if (this.headDeadline >= 0 && now >= this.headDeadline) {
-      this.fail(coded(`no response head within ${this.limits.upstreamHeadersTimeoutMs} ms`, "UND_ERR_HEADERS_TIMEOUT"));
+      this.fail(coded(`no response head within ${this.limits.upstreamHeadersTimeoutMs} ms`, ErrorCodes.upstreamHeadersTimeout));
     } else if (this.status !== 0 && this.lastBodyAt >= 0 && now - this.lastBodyAt >= this.limits.upstreamBodyTimeoutMs) {
-      this.fail(coded(`no response data for ${this.limits.upstreamBodyTimeoutMs} ms`, "UND_ERR_BODY_TIMEOUT"));
+      this.fail(coded(`no response data for ${this.limits.upstreamBodyTimeoutMs} ms`, ErrorCodes.upstreamBodyTimeout));
     }
   }
 

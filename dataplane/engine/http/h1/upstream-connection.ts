@@ -1,3 +1,4 @@
+import { ErrorCodes } from "../error-codes";
 import net from "node:net";
 import type { Exchange } from "./exchange";
 import { HEAD_END, RESPONSE, createParser, freeParser, type HttpParser } from "./parser";
@@ -112,7 +113,7 @@ export class UpstreamConnection {
   /** Connect timeout; `now` is monotonicMs(). */
   sweep(now: number): void {
     if (!this.connected && now >= this.connectDeadline) {
-      this.failConnect(coded("connect timeout", "UND_ERR_CONNECT_TIMEOUT"));
+      this.failConnect(coded("connect timeout", ErrorCodes.upstreamConnectTimeout));
     }
   }
 
@@ -259,7 +260,7 @@ export class UpstreamConnection {
 
   private readonly onClose = (): void => {
     if (!this.connected && this.opener) this.failConnect(coded("connection closed before it was established", "ECONNRESET"));
-    this.lost(coded("the server closed the connection", "UND_ERR_SOCKET"));
+    this.lost(coded("the server closed the connection", ErrorCodes.upstreamClosed));
     this.dead = true;
     this.pool.remove(this);
     httpReadBuffers.release(this.nextRead);

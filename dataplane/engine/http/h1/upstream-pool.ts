@@ -1,3 +1,4 @@
+import { ErrorCodes } from "../error-codes";
 import type { HttpLimits } from "../limits";
 import type { Exchange } from "./exchange";
 import { SlotList } from "../../core/slot-list";
@@ -29,7 +30,7 @@ export class UpstreamPool {
   }
 
   dispatch(ex: Exchange): void {
-    if (this.closing) return ex.connectFailed(coded("the server left the service", "UND_ERR_CLOSED"));
+    if (this.closing) return ex.connectFailed(coded("the server left the service", ErrorCodes.serverRemoved));
     this.active.add(ex);
     let conn = this.idle.pop();
     while (conn && !conn.alive) conn = this.idle.pop();
@@ -124,7 +125,7 @@ export class UpstreamPool {
   /** Everything closes now (exchanges in flight fail). */
   destroy(reason?: Error): Promise<void> {
     this.closing = true;
-    for (const ex of [...this.waiting]) ex.abort(reason ?? coded("pool destroyed", "UND_ERR_DESTROYED"));
+    for (const ex of [...this.waiting]) ex.abort(reason ?? coded("the server left the service", ErrorCodes.serverRemoved));
     this.waiting.length = 0;
     const done = this.close();
     for (const c of [...this.conns]) c.destroy();
