@@ -1,7 +1,7 @@
 import net, { type AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { kindNames } from "../../model";
-import { monotonicMs } from "../engine/clock";
+import { monotonicMs } from "../clock";
 import { ClientConnection, type Downstream, type DownstreamHandler } from "../engine/h1/downstream";
 import { rejectSocket } from "../engine/http/errors";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "../engine/http/limits";

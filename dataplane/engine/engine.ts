@@ -5,7 +5,7 @@ import { serverLabel, type HealthTable } from "../health/health-state";
 import type { Logger } from "../log";
 import { Metrics } from "../metrics";
 import { ListenError } from "../runtime/traffic-runtime";
-import { systemClock, type Clock } from "./clock";
+import { systemClock, type Clock } from "../clock";
 import type { ClientConnection, DownstreamHandler } from "./h1/downstream";
 import { HttpProxy } from "./http-proxy";
 import { SlotList } from "./slot-list";

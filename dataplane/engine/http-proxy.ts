@@ -4,7 +4,7 @@ import { serverLabel, type HealthTable } from "../health/health-state";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import { AccessLog, endpoint, loggedPath, newRequestId, spanMs, type Termination } from "./access-log";
-import { monotonicMs, type Clock } from "./clock";
+import { monotonicMs, type Clock } from "../clock";
 import { readCookie, setCookieValue } from "./http/cookie";
 import { ClientConnection, type ConnectionOwner, type Downstream } from "./h1/downstream";
 import { Exchange, IDEMPOTENT, type ExchangeOutcome, type UpstreamConnectionStates } from "./h1/upstream";

@@ -5,7 +5,7 @@ import type { Logger } from "../log";
 import type { Labels, Metrics } from "../metrics";
 import { AccessLog, endpoint, spanMs, type Termination } from "./access-log";
 import { adoptReads } from "./adopt-reads";
-import { monotonicMs } from "./clock";
+import { monotonicMs } from "../clock";
 import { DrainSchedule, admitsNew, listenerIdentity } from "./drain";
 import { encodeHeader } from "./proxy-protocol";
 import { ReadBuffers, type Relay } from "./read-buffers";

@@ -3,7 +3,7 @@ import { STATUS_TEXT, classifyClientError, rejectSocket } from "../http/errors";
 import type { HttpLimits } from "../http/limits";
 import { adoptReads } from "../adopt-reads";
 import { ReadBuffers, httpReadBuffers, keep, type OnRead } from "../read-buffers";
-import { monotonicMs } from "../clock";
+import { monotonicMs } from "../../clock";
 import { fieldsOf, parseFastRequest, type FastRequest } from "./request-head";
 import { HEAD_END, METHODS, REQUEST, createParser, freeParser, headerValue, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
 import { checkRequestLine, checkVersion, requestLineAt, type LineVerdict } from "./request-line";

@@ -7,7 +7,7 @@ import { HEAD_END, RESPONSE, createParser, freeParser, type HttpParser, type Par
 import { SlotList } from "../slot-list";
 import { parseFastHead, passHead } from "./response-head";
 import { ReadBuffers, httpReadBuffers, keep } from "../read-buffers";
-import { monotonicMs } from "../clock";
+import { monotonicMs } from "../../clock";
 
 /**
  * The server side: keep-alive connections to one server (`UpstreamPool`), and one attempt of one

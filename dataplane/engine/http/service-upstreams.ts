@@ -2,7 +2,7 @@ import type { ServerSnapshot, ServiceSnapshot } from "../../config/snapshot";
 import { serverLabel, type ServerHealth } from "../../health/health-state";
 import type { Logger } from "../../log";
 import type { Metrics } from "../../metrics";
-import type { Clock, TimerHandle } from "../clock";
+import type { Clock, TimerHandle } from "../../clock";
 import { UpstreamPool as Pool, type UpstreamConnectionStates } from "../h1/upstream";
 import { ServicePicker, type Tally } from "../service-picker";
 import { cookieName } from "./cookie";

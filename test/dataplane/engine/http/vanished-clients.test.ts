@@ -4,7 +4,7 @@ import tls from "node:tls";
 import { afterEach, describe, expect, test } from "vitest";
 import type { Downstream } from "../../../../dataplane/engine/h1/downstream";
 import { Exchange, UpstreamPool, type ExchangeOutcome } from "../../../../dataplane/engine/h1/upstream";
-import { monotonicMs } from "../../../../dataplane/engine/clock";
+import { monotonicMs } from "../../../../dataplane/clock";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "../../../../dataplane/engine/http/limits";
 import { request } from "undici";
 import { Harness, eventually, key, selfSignedCertificate, snapshotOf } from "./harness";
