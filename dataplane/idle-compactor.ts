@@ -1,5 +1,5 @@
 import type { Logger } from "./log";
-import { monotonicMs } from "./engine/clock";
+import { monotonicMs } from "./clock";
 import { GC_GLOBAL } from "./node-flags";
 
 /**

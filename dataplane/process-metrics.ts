@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { drops } from "./log";
 import type { Metrics } from "./metrics";
-import { monotonicMs } from "./engine/clock";
+import { monotonicMs } from "./clock";
 
 /**
  * The metrics every process of the data plane reports about itself, under the names Prometheus'

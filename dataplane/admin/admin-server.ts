@@ -1,7 +1,7 @@
 import net, { type AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { kindNames } from "../../model";
-import { monotonicMs } from "../engine/clock";
+import { monotonicMs } from "../clock";
 import { ClientConnection, type DownstreamHandler } from "../engine/http/h1/client-connection";
 import type { ClientRequest } from "../engine/http/h1/client-request";
 import { rejectSocket } from "../engine/http/errors";

@@ -5,7 +5,7 @@ import { serverLabel, type HealthTable } from "../health/health-state";
 import type { Logger } from "../log";
 import { Metrics } from "../metrics";
 import { ListenError } from "../runtime/traffic-runtime";
-import { systemClock, type Clock } from "./clock";
+import { systemClock, type Clock } from "../clock";
 import type { ClientConnection, DownstreamHandler } from "./http/h1/client-connection";
 import { HttpProxy } from "./http/http-proxy";
 import { SlotList } from "./core/slot-list";

@@ -1,5 +1,5 @@
 import type { HealthCheck } from "../../model";
-import type { Clock, TimerHandle } from "../engine/clock";
+import type { Clock, TimerHandle } from "../clock";
 import type { Probe, ProbeResult } from "./probe";
 
 /**

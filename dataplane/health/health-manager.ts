@@ -1,6 +1,6 @@
 import type { HealthCheck } from "../../model";
 import type { ServerSnapshot, ServiceSnapshot, Snapshot } from "../config/snapshot";
-import { systemClock, type Clock } from "../engine/clock";
+import { systemClock, type Clock } from "../clock";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import { CheckState, HealthChecker, type CheckStatus } from "./checker";

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from "../../dataplane/engine/clock";
+import type { Clock, TimerHandle } from "../../dataplane/clock";
 
 /**
  * A manual clock for tests: `now()` only moves when the test calls `advance`, and timers scheduled

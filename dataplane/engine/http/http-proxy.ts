@@ -1,10 +1,11 @@
+// Over 400 lines: one request's path, from routing through retries and session cookies to its answer and its access-log line, reads best as one piece.
 import net, { type Socket } from "node:net";
 import type { ListenerSnapshot, ServerSnapshot, Snapshot } from "../../config/snapshot";
 import { serverLabel, type HealthTable } from "../../health/health-state";
 import type { Logger } from "../../log";
 import type { Metrics } from "../../metrics";
 import { AccessLog, endpoint, loggedPath, newRequestId, spanMs, type Termination } from "../access-log";
-import { monotonicMs, type Clock } from "../clock";
+import { monotonicMs, type Clock } from "../../clock";
 import { readCookie, setCookieValue } from "./cookie";
 import { ClientConnection, type ConnectionOwner } from "./h1/client-connection";
 import type { ClientRequest } from "./h1/client-request";

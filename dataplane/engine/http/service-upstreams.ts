@@ -2,7 +2,7 @@ import type { ServerSnapshot, ServiceSnapshot } from "../../config/snapshot";
 import { serverLabel, type ServerHealth } from "../../health/health-state";
 import type { Logger } from "../../log";
 import type { Metrics } from "../../metrics";
-import type { Clock, TimerHandle } from "../clock";
+import type { Clock, TimerHandle } from "../../clock";
 import type { UpstreamConnectionStates } from "./h1/upstream-connection";
 import { UpstreamPool as Pool } from "./h1/upstream-pool";
 import { ServicePicker, type Tally } from "../core/service-picker";

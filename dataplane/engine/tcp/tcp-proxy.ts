@@ -1,3 +1,4 @@
+// Over 400 lines: the proxy and its per-service connection state, which engine/core/ does not yet hold for TCP (docs/architecture.md).
 import * as net from "node:net";
 import type { ListenerSnapshot, ServerSnapshot, ServiceSnapshot, Snapshot } from "../../config/snapshot";
 import { serverLabel, type HealthTable } from "../../health/health-state";
@@ -5,7 +6,7 @@ import type { Logger } from "../../log";
 import type { Labels, Metrics } from "../../metrics";
 import { AccessLog, endpoint, spanMs, type Termination } from "../access-log";
 import { adoptReads } from "../adopt-reads";
-import { monotonicMs } from "../clock";
+import { monotonicMs } from "../../clock";
 import { DrainSchedule, admitsNew, listenerIdentity } from "../core/drain";
 import { encodeHeader } from "./proxy-protocol";
 import { ReadBuffers, type Relay } from "../read-buffers";

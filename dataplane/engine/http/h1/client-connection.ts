@@ -4,7 +4,7 @@ import { classifyClientError, rejectSocket } from "../errors";
 import type { HttpLimits } from "../limits";
 import { adoptReads } from "../../adopt-reads";
 import { ReadBuffers, httpReadBuffers, type OnRead } from "../../read-buffers";
-import { monotonicMs } from "../../clock";
+import { monotonicMs } from "../../../clock";
 import { ClientRequest } from "./client-request";
 import { parseFastRequest } from "./request-head";
 import { HEAD_END, METHODS, REQUEST, createParser, freeParser, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";

@@ -1,4 +1,4 @@
-import { ErrorCodes } from "../error-codes";
+import { ErrorCodes, codedError as coded } from "../error-codes";
 import type net from "node:net";
 import { responseHeaders } from "../headers";
 import { STATUS_TEXT } from "../errors";
@@ -6,8 +6,7 @@ import type { HttpLimits } from "../limits";
 import type { ClientRequest } from "./client-request";
 import type { ParseError } from "./parser";
 import { keep } from "../../read-buffers";
-import { monotonicMs } from "../../clock";
-import { coded } from "./coded-error";
+import { monotonicMs } from "../../../clock";
 import type { UpstreamConnection } from "./upstream-connection";
 import type { UpstreamPool } from "./upstream-pool";
 

@@ -8,7 +8,7 @@
  *
  * The check is stricter than llhttp, never looser: what is parsed here llhttp would accept with the
  * same method, target, headers (names as sent, values without surrounding whitespace) and
- * keep-alive, which test/dataplane/engine/h1/request-head.test.ts checks against llhttp itself.
+ * keep-alive, which test/dataplane/engine/http/h1/request-head.test.ts checks against llhttp itself.
  */
 
 import { splitFields } from "./parser";

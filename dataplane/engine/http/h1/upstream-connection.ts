@@ -1,11 +1,10 @@
-import { ErrorCodes } from "../error-codes";
+import { ErrorCodes, codedError as coded } from "../error-codes";
 import net from "node:net";
 import type { Exchange } from "./exchange";
 import { HEAD_END, RESPONSE, createParser, freeParser, type HttpParser } from "./parser";
 import { parseFastHead, passHead } from "./response-head";
 import { ReadBuffers, httpReadBuffers, keep } from "../../read-buffers";
-import { monotonicMs } from "../../clock";
-import { coded } from "./coded-error";
+import { monotonicMs } from "../../../clock";
 import type { UpstreamPool } from "./upstream-pool";
 
 /**

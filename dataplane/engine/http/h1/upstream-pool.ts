@@ -1,9 +1,8 @@
-import { ErrorCodes } from "../error-codes";
+import { ErrorCodes, codedError as coded } from "../error-codes";
 import type { HttpLimits } from "../limits";
 import type { Exchange } from "./exchange";
 import { SlotList } from "../../core/slot-list";
-import { monotonicMs } from "../../clock";
-import { coded } from "./coded-error";
+import { monotonicMs } from "../../../clock";
 import { UpstreamConnection, type UpstreamConnectionStates } from "./upstream-connection";
 
 /** Keep-alive connections to one server: at most `maxConnectionsPerServer`, extra requests wait. */

@@ -5,7 +5,7 @@ import net from "node:net";
 import path from "node:path";
 import { Agent, request, type Dispatcher } from "undici";
 import { buildSnapshot, serverKey, type Snapshot } from "../../../../dataplane/config/snapshot";
-import type { Clock } from "../../../../dataplane/engine/clock";
+import type { Clock } from "../../../../dataplane/clock";
 import { Engine } from "../../../../dataplane/engine/engine";
 import type { HttpLimits } from "../../../../dataplane/engine/http/limits";
 import { silentLogger, type Logger } from "../../../../dataplane/log";

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import type { ClientRequest } from "../../../../dataplane/engine/http/h1/client-request";
 import { Exchange, type ExchangeOutcome } from "../../../../dataplane/engine/http/h1/exchange";
 import { UpstreamPool } from "../../../../dataplane/engine/http/h1/upstream-pool";
-import { monotonicMs } from "../../../../dataplane/engine/clock";
+import { monotonicMs } from "../../../../dataplane/clock";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "../../../../dataplane/engine/http/limits";
 import { request } from "undici";
 import { Harness, eventually, key, selfSignedCertificate, snapshotOf } from "./harness";

@@ -1,6 +1,8 @@
 /**
- * Time as the traffic side sees it, injected so that health checks and slow start can be tested
- * exactly with a fake clock (test/helpers/fake-clock.ts) instead of sleeping.
+ * Time as the data plane sees it: the traffic engine, health checks, the admin API and the idle
+ * compactor all import it from here (it depends on nothing). Injected where behaviour hangs on
+ * time, so that health checks and slow start can be tested exactly with a fake clock
+ * (test/helpers/fake-clock.ts) instead of sleeping.
  */
 
 export interface TimerHandle {
@@ -29,8 +31,9 @@ const hrtime = process.hrtime;
  * Milliseconds on a monotonic clock (from an arbitrary origin, not the process start): the
  * traffic path's deadlines, idle times and latencies. Not `performance.now()`: the `performance`
  * global loads node:perf_hooks and nine modules behind it on first use (observers, user timing,
- * histograms…), 0.6 MB of an idle data plane's RSS, for one clock read. `process.hrtime()` is the
- * same clock (uv_hrtime) and measured no slower per call (67 ns against 98 ns on Node 24).
+ * histograms…) for one clock read, which showed in an idle data plane's RSS. `process.hrtime()` is
+ * the same clock (uv_hrtime) and was no slower per call; the figures are in docs/benchmarks.md
+ * ("What was changed", change 30).
  */
 export function monotonicMs(): number {
   const t = hrtime();
