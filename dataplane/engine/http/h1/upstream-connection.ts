@@ -258,7 +258,7 @@ export class UpstreamConnection {
   };
 
   private readonly onClose = (): void => {
-    if (!this.connected && this.opener) this.failConnect(coded("connection closed before it was established", "ECONNRESET"));
+    if (!this.connected && this.opener) this.failConnect(Object.assign(new Error("connection closed before it was established"), { code: "ECONNRESET" }));
     this.lost(coded("the server closed the connection", ErrorCodes.upstreamClosed));
     this.dead = true;
     this.pool.remove(this);
