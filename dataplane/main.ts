@@ -22,7 +22,7 @@ import { parseStoreSettings, type StoreSettings } from "./store/store-settings";
  * | BALLAST_WORKERS            | available cores    | proxy worker processes; 0 = proxies in this process   |
  * |                            | (0 on one core)    |                                                       |
  * | BALLAST_LISTEN_HOST        | 0.0.0.0            | address every listener binds to                       |
- * | BALLAST_HTTP_ENGINE        | (unset)            | `wasm`: llhttp compiled to WebAssembly instead of     |
+ * | BALLAST_HTTP_ENGINE        | native             | `wasm`: llhttp compiled to WebAssembly instead of     |
  * |                            |                    | Node's own binding (node-internals.ts)                |
  * | BALLAST_STORE, BALLAST_ETCD_*, BALLAST_REPLICA_NAME | file | the store backend: store/store-settings.ts |
  *
