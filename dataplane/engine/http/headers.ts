@@ -60,6 +60,8 @@ export interface ForwardContext {
   readonly listenerPort: number;
   /** The service's `forwardedHeaders`. */
   readonly forwarded: readonly string[];
+  /** The listener's `underscoresInHeaders`: forward header names with `_` (else they are dropped). */
+  readonly underscores: boolean;
 }
 
 export type RequestHeaderResult = { ok: true; headers: string[]; hasHost: boolean; clientIp: string } | { ok: false; reason: string };
@@ -79,6 +81,9 @@ export function requestHeaders(raw: readonly string[], chunked: boolean, ctx: Fo
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
+    // CGI, WSGI and Rack servers read `_` as `-`: `Transfer_Encoding` would pass for framing,
+    // `X_Forwarded_For` for the address the balancer sets. Dropped as nginx does by default.
+    if (!ctx.underscores && name.includes("_")) continue;
     const lower = name.toLowerCase();
     if (lower === "host") {
       if (host !== undefined) return { ok: false, reason: "more than one Host header" };
@@ -171,6 +176,9 @@ export function forwardHead(req: FastRequest, path: string, ctx: ForwardContext)
       case Mark.Cookie:
         (cookies ??= []).push("cookie", value);
         continue;
+      case Mark.Underscore:
+        if (ctx.underscores) continue;
+        break;
     }
     // The line is not forwarded: send what precedes it.
     if (pos > from) text += head.slice(from, pos);

@@ -503,6 +503,7 @@ function forwardContext(socket: Socket, listener: ListenerSnapshot, up: ServiceU
     listenerProtocol: listener.protocol === "https" ? "https" : "http",
     listenerPort: listener.port,
     forwarded: up.service.forwardedHeaders,
+    underscores: listener.underscoresInHeaders,
   };
 }
 
