@@ -53,6 +53,7 @@ const edges: Edge[] = [
   ["tlsListener", "accessLog.sampleRate", accessLog("sampleRate"), [0, 1], [-0.01, 1.01]],
   ["httpsListener", "accessLog.enabled", accessLog("enabled"), [true, false], ["yes", 1]],
   ["httpListener", "accessLog.includeQuery", accessLog("includeQuery"), [true, false], ["no"]],
+  ["httpsListener", "underscoresInHeaders", top("underscoresInHeaders"), [true, false], ["yes", 1]],
   // ports 1-65535
   ["httpListener", "port", top("port"), [1, 65535], [0, 65536, 80.5, "80"]],
   ["httpService", "port", top("port"), [1, 65535], [0, 65536]],
@@ -183,6 +184,10 @@ describe("model limits (SPEC §1)", () => {
       expectIssueAt("tcpListener", { accessLog: { includeQuery: true } }, "accessLog.includeQuery");
       expectIssueAt("httpListener", { accessLog: { format: "clf" } }, "accessLog.format");
     });
+    it("underscoresInHeaders on tcp and tls listeners (they forward no headers)", () => {
+      expectIssueAt("tcpListener", { underscoresInHeaders: true }, "underscoresInHeaders");
+      expectIssueAt("tlsListener", { underscoresInHeaders: false }, "underscoresInHeaders");
+    });
     it("a certificate on http and tcp listeners", () => {
       const certificate = body("httpsListener").certificate;
       expectIssueAt("httpListener", { certificate }, "certificate");
@@ -248,6 +253,11 @@ describe("model limits (SPEC §1)", () => {
       expect(expectValid("httpListener", {})).not.toHaveProperty("accessLog");
       expect(expectValid("httpListener", { accessLog: {} }).accessLog).toEqual({ enabled: true, sampleRate: 1, includeQuery: false });
       expect(expectValid("tcpListener", { accessLog: { sampleRate: 0.5 } }).accessLog).toEqual({ enabled: true, sampleRate: 0.5 });
+    });
+    it("listeners: header names with '_' are dropped unless underscoresInHeaders says otherwise", () => {
+      expect(expectValid("httpListener", {}).underscoresInHeaders).toBe(false);
+      expect(expectValid("httpsListener", { underscoresInHeaders: true }).underscoresInHeaders).toBe(true);
+      expect(expectValid("tcpListener", {})).not.toHaveProperty("underscoresInHeaders");
     });
     it("server groups", () => {
       expect(expectValid("virtualGroup", {}).servers).toEqual([{ address: "10.0.0.1", weight: 100 }]);
