@@ -277,8 +277,9 @@ describe("the front door: absolute-form targets", () => {
     ["a port out of range", "http://example.com:99999/x"],
   ])("%s: 400, nothing reaches the server", async (_what, target) => {
     await setup();
-    const r = await exchange(h!.port(), [`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`]);
+    const r = await exchange(h!.port(), [`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`]);
     expect(statuses(r.text)).toEqual([400]);
+    expect(r.closed).toBe(true);
     expect(a!.requests).toEqual([]);
   });
 });
