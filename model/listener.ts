@@ -54,7 +54,7 @@ const tcpAccessLog = { accessLog: TcpAccessLog.optional().describe(ACCESS_LOG_DO
 const UNDERSCORES_DOC =
   "Forward request header names that contain '_' (X_Api_Key). Default false: such headers are dropped before forwarding, as nginx does, because CGI, WSGI and Rack servers read '_' and '-' alike, so Transfer_Encoding or X_Forwarded_For would pass for the headers the balancer controls. http/https listeners only.";
 const underscoresInHeaders = {
-  underscoresInHeaders: z.boolean({ error: "must be true or false" }).default(false).describe(UNDERSCORES_DOC),
+  underscoresInHeaders: z.boolean({ error: "must be true or false" }).optional().describe(UNDERSCORES_DOC),
 };
 const noUnderscoresInHeaders = {
   underscoresInHeaders: z.undefined({ error: "is only allowed for http and https listeners" }).optional(),

@@ -184,7 +184,7 @@ describe("model limits (SPEC §1)", () => {
       expectIssueAt("tcpListener", { accessLog: { includeQuery: true } }, "accessLog.includeQuery");
       expectIssueAt("httpListener", { accessLog: { format: "clf" } }, "accessLog.format");
     });
-    it("underscoresInHeaders on tcp and tls listeners (they forward no headers)", () => {
+    it("underscoresInHeaders on tcp and tls listeners", () => {
       expectIssueAt("tcpListener", { underscoresInHeaders: true }, "underscoresInHeaders");
       expectIssueAt("tlsListener", { underscoresInHeaders: false }, "underscoresInHeaders");
     });
@@ -251,13 +251,9 @@ describe("model limits (SPEC §1)", () => {
     });
     it("listeners: no access log setting stays absent; a partial one is completed", () => {
       expect(expectValid("httpListener", {})).not.toHaveProperty("accessLog");
+      expect(expectValid("httpListener", {})).not.toHaveProperty("underscoresInHeaders");
       expect(expectValid("httpListener", { accessLog: {} }).accessLog).toEqual({ enabled: true, sampleRate: 1, includeQuery: false });
       expect(expectValid("tcpListener", { accessLog: { sampleRate: 0.5 } }).accessLog).toEqual({ enabled: true, sampleRate: 0.5 });
-    });
-    it("listeners: header names with '_' are dropped unless underscoresInHeaders says otherwise", () => {
-      expect(expectValid("httpListener", {}).underscoresInHeaders).toBe(false);
-      expect(expectValid("httpsListener", { underscoresInHeaders: true }).underscoresInHeaders).toBe(true);
-      expect(expectValid("tcpListener", {})).not.toHaveProperty("underscoresInHeaders");
     });
     it("server groups", () => {
       expect(expectValid("virtualGroup", {}).servers).toEqual([{ address: "10.0.0.1", weight: 100 }]);

@@ -41,13 +41,6 @@ describe("diffProps", () => {
       expect(changed).toEqual({ changes: true, changed: ["accessLog"] });
     });
 
-    it("a listener's underscoresInHeaders: false spelled out is no change; true is an update in place", () => {
-      const olds = outputs("listeners", httpListener());
-      expect(diffProps("listeners", olds, inputs("listeners", { ...httpListener(), underscoresInHeaders: false })).changes).toBe(false);
-      const changed = diffProps("listeners", olds, inputs("listeners", { ...httpListener(), underscoresInHeaders: true }));
-      expect(changed).toEqual({ changes: true, changed: ["underscoresInHeaders"] });
-    });
-
     it("ignores key order, defaults spelled out or not, and the adopt flag", () => {
       const olds = outputs("backend-services", { ...httpService(), scheduler: "wrr" });
       const reordered = Object.fromEntries(Object.entries(inputs("backend-services", { ...httpService(), adopt: true })).reverse());

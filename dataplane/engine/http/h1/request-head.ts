@@ -3,8 +3,8 @@
  * read. Such a head is parsed here in JavaScript; anything else (a body, HTTP/1.0, an upgrade, an
  * expectation, an absolute or asterisk target, anything unusual in the head, a head split across
  * reads or larger than half the header limit) returns undefined and the connection hands the same
- * bytes to strict llhttp, which decides. Taking an llhttp parser and running it cost about 10% of a
- * worker's CPU per proxied request (bench/profile.mjs, docs/benchmarks.md).
+ * bytes to strict llhttp, which decides. Taking an llhttp parser and running it for every request
+ * was a large share of the proxy's CPU (docs/benchmarks.md).
  *
  * The check is stricter than llhttp, never looser: what is parsed here llhttp would accept with the
  * same method, target, headers (names as sent, values without surrounding whitespace) and
