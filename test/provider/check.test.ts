@@ -165,6 +165,8 @@ const cases: Case[] = [
     [pem.chain],
     "certificate.privateKey",
   ],
+  ["underscores in header names", "listeners", httpListener, set("underscoresInHeaders"), [true, false, undefined], ["yes", 1], "underscoresInHeaders"],
+  ["underscores in header names on tcp", "listeners", () => ({ ...httpListener(), protocol: "tcp" }), set("underscoresInHeaders"), [undefined], [true, false], "underscoresInHeaders"],
   ["unknown field", "listeners", httpListener, set("weight"), [undefined], [1], "weight"],
 ];
 

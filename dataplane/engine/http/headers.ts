@@ -71,7 +71,14 @@ export type RequestHeaderResult = { ok: true; headers: string[]; hasHost: boolea
  * case. Rejects (400) what an intermediary must not forward: more than one Host, or more than one
  * Content-Length (Node's parser refuses conflicting ones; identical repeats are refused here too).
  */
-export function requestHeaders(raw: readonly string[], chunked: boolean, ctx: ForwardContext, extraConnectionHeaders?: readonly string[]): RequestHeaderResult {
+export function requestHeaders(
+  raw: readonly string[],
+  chunked: boolean,
+  ctx: ForwardContext,
+  extraConnectionHeaders?: readonly string[],
+  /** An absolute-form target's authority: it replaces the client's Host (RFC 9112 §3.2.2). */
+  authority?: string,
+): RequestHeaderResult {
   const dropped = connectionTokens(raw);
   const out: string[] = [];
   let host: string | undefined;
@@ -103,6 +110,7 @@ export function requestHeaders(raw: readonly string[], chunked: boolean, ctx: Fo
     }
     out.push(name, value);
   }
+  if (authority !== undefined) host = authority;
   if (host !== undefined) out.push("host", host);
   // A body framed by Transfer-Encoding is re-framed chunked; one framed by Content-Length keeps it.
   // The client could not send both: the parser rejects that.

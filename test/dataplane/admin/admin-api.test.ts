@@ -130,6 +130,17 @@ describe("admin API over HTTP", () => {
       expect(stateBytes()).toEqual(before);
     });
 
+    it("a listener's underscoresInHeaders: stored as given, and refused on tcp naming the field", async () => {
+      const port = await freePort();
+      const stored = await expectJson(await dp.api("/v1/listeners", json("POST", body("httpListener", { name: "underscored", port, underscoresInHeaders: true }))), 201);
+      expect(stored).toMatchObject({ underscoresInHeaders: true, version: 1 });
+      await dp.api("/v1/listeners/underscored", { method: "DELETE" });
+      const before = stateBytes();
+      const error = await expectError(await dp.api("/v1/listeners", json("POST", body("tcpListener", { name: "tcp-underscored", underscoresInHeaders: true }))), 400, "invalid");
+      expect(error.issues?.map((i) => i.path)).toContain("underscoresInHeaders");
+      expect(stateBytes()).toEqual(before);
+    });
+
     it("invalid for a missing reference, with the field's path", async () => {
       const error = await expectError(await dp.api("/v1/listeners", json("POST", body("httpListener", { name: "dangling", port: 81, backendService: "ghost" }))), 400, "invalid");
       expect(error.issues).toEqual([{ path: "backendService", message: "no backend service named 'ghost'" }]);
