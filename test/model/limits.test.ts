@@ -3,7 +3,7 @@ import { validate, type Kind } from "../../model";
 import { body, manyServers, type BodyName } from "./fixtures";
 
 /**
- * Every limit of SPEC §1 at both edges, against the model's `validate`: the last valid value
+ * Every limit of a resource (model/, docs/admin-api.md) at both edges, against the model's `validate`: the last valid value
  * passes, the first invalid one fails with an issue whose path names the field.
  */
 
@@ -89,7 +89,7 @@ const edges: Edge[] = [
   ["httpCheck", "statusCodes", top("statusCodes"), [["2xx"], ["2xx", "3xx", "4xx"]], [[], ["2xx", "2xx"]]],
 ];
 
-describe("model limits (SPEC §1)", () => {
+describe("model limits", () => {
   describe.each(edges)("%s %s", (fixture, path, patch, valid, invalid) => {
     it.each(valid.map((v) => [JSON.stringify(v), v]))("accepts %s", (_label, v) => {
       expectValid(fixture, patch(v));

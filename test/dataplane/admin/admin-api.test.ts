@@ -8,7 +8,7 @@ import { CERT, FAKE_CERT, KEY, OTHER_KEY, body } from "../../model/fixtures";
 import { expectError, expectJson, json, rawExchange, waitFor } from "./api-helpers";
 
 /**
- * Every status code of SPEC §2 through real HTTP calls to a started data plane process
+ * Every status code of docs/admin-api.md through real HTTP calls to a started data plane process
  * (`node dist/dataplane/main.js`; build first with `npx tsc -p tsconfig.json`). Its listeners
  * really bind, on 127.0.0.1 and on ports that were free when the test ran.
  */
