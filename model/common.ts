@@ -1,7 +1,7 @@
 import * as z from "zod";
 
 /**
- * Field types and limits shared by every resource. Every limit of SPEC §1 lives in this folder;
+ * Field types and limits shared by every resource. Every limit of a resource (docs/admin-api.md, docs/sdk.md) lives in this folder;
  * the data plane, the provider and the sdk import it from here and never restate a number.
  */
 

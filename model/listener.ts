@@ -51,6 +51,15 @@ const ACCESS_LOG_DOC = "The listener's access log: { enabled, sampleRate, includ
 const httpAccessLog = { accessLog: HttpAccessLog.optional().describe(ACCESS_LOG_DOC) };
 const tcpAccessLog = { accessLog: TcpAccessLog.optional().describe(ACCESS_LOG_DOC) };
 
+const UNDERSCORES_DOC =
+  "Forward request header names that contain '_' (X_Api_Key). Default false: such headers are dropped before forwarding, as nginx does, because CGI, WSGI and Rack servers read '_' and '-' alike, so Transfer_Encoding or X_Forwarded_For would pass for the headers the balancer controls. http/https listeners only.";
+const underscoresInHeaders = {
+  underscoresInHeaders: z.boolean({ error: "must be true or false" }).optional().describe(UNDERSCORES_DOC),
+};
+const noUnderscoresInHeaders = {
+  underscoresInHeaders: z.undefined({ error: "is only allowed for http and https listeners" }).optional(),
+};
+
 const common = {
   name: Name.describe("Name on the balancer. Changing it replaces the listener."),
   port: Port.describe("Port to accept on, 1-65535, unique on the balancer. Changing it replaces the listener."),
@@ -59,16 +68,16 @@ const common = {
 
 const noCertificate = { certificate: z.undefined({ error: "is only allowed for https and tls listeners" }).optional() };
 
-export const HttpListener = z.strictObject({ ...common, ...noCertificate, ...httpAccessLog, protocol: z.literal("http") }, {
+export const HttpListener = z.strictObject({ ...common, ...noCertificate, ...httpAccessLog, ...underscoresInHeaders, protocol: z.literal("http") }, {
   error: unknownKeyIn("an http listener"),
 });
-export const HttpsListener = z.strictObject({ ...common, ...httpAccessLog, protocol: z.literal("https"), certificate: Certificate }, {
+export const HttpsListener = z.strictObject({ ...common, ...httpAccessLog, ...underscoresInHeaders, protocol: z.literal("https"), certificate: Certificate }, {
   error: unknownKeyIn("an https listener"),
 });
-export const TcpListener = z.strictObject({ ...common, ...noCertificate, ...tcpAccessLog, protocol: z.literal("tcp") }, {
+export const TcpListener = z.strictObject({ ...common, ...noCertificate, ...tcpAccessLog, ...noUnderscoresInHeaders, protocol: z.literal("tcp") }, {
   error: unknownKeyIn("a tcp listener"),
 });
-export const TlsListener = z.strictObject({ ...common, ...tcpAccessLog, protocol: z.literal("tls"), certificate: Certificate }, {
+export const TlsListener = z.strictObject({ ...common, ...tcpAccessLog, ...noUnderscoresInHeaders, protocol: z.literal("tls"), certificate: Certificate }, {
   error: unknownKeyIn("a tls listener"),
 });
 

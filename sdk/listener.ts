@@ -42,6 +42,10 @@ export interface ListenerArgs extends CommonArgs {
   certificate?: pulumi.Input<CertificateArgs>;
   /** The listener's access log: { enabled, sampleRate, includeQuery (http/https only) }. Absent: every request or connection logged, without query strings. */
   accessLog?: pulumi.Input<AccessLogArgs>;
+  /**
+   * Forward request header names that contain '_' (X_Api_Key). Default false: such headers are dropped before forwarding, as nginx does, because CGI, WSGI and Rack servers read '_' and '-' alike, so Transfer_Encoding or X_Forwarded_For would pass for the headers the balancer controls. http/https listeners only.
+   */
+  underscoresInHeaders?: pulumi.Input<boolean>;
 }
 
 /**
@@ -58,6 +62,8 @@ export class Listener extends pulumi.dynamic.Resource {
   declare readonly certificate: pulumi.Output<Certificate | undefined>;
   /** The access log settings, as given (defaults filled by the balancer). */
   declare readonly accessLog: pulumi.Output<AccessLog | undefined>;
+  /** Whether header names with '_' are forwarded (false on http/https when not given; absent on tcp/tls). */
+  declare readonly underscoresInHeaders: pulumi.Output<boolean | undefined>;
   /** The object's version on the balancer: 1 on create, +1 per update. */
   declare readonly version: pulumi.Output<number>;
   /** The balancer's admin URL. */
@@ -73,6 +79,7 @@ export class Listener extends pulumi.dynamic.Resource {
       backendService: refName(args.backendService),
       certificate: secretCertificate(args.certificate),
       accessLog: args.accessLog,
+      underscoresInHeaders: args.underscoresInHeaders,
     };
     // `get` (an id in the options) reads an existing object: nothing to judge, nothing to hold back.
     const reading = opts?.id !== undefined;

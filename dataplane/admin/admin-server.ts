@@ -1,16 +1,12 @@
-import net, { type AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { hostname } from "node:os";
 import { kindNames } from "../../model";
-import { monotonicMs } from "../clock";
-import { ClientConnection, type DownstreamHandler } from "../engine/http/h1/client-connection";
-import type { ClientRequest } from "../engine/http/h1/client-request";
-import { rejectSocket } from "../engine/http/errors";
-import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "../engine/http/limits";
 import { AdminError, isAdminError } from "../errors";
 import type { Logger } from "../log";
 import { Metrics } from "../metrics";
 import type { TrafficRuntime } from "../runtime/traffic-runtime";
 import type { ConfigStore } from "../store";
+import { createAdminTransport } from "./admin-transport";
 import { WWW_AUTHENTICATE, bearerAuth } from "./auth";
 import { AdminRequest, errorReply, sendReply, type Reply } from "./http-io";
 import { routeResolver } from "./routes";
@@ -23,10 +19,9 @@ import type { WriteReceipt } from "../store";
  * `/healthz` and `/metrics` are open (neither carries a secret); everything under `/v1` needs the
  * bearer token.
  *
- * The HTTP side is the data plane's own HTTP/1.1 connection (engine/h1), not `node:http`: the same
- * strict llhttp parser, 16 KiB head limit (431), malformed requests refused with 400 and the
- * connection closed, `Expect: 100-continue`, pipelining and keep-alive. Loading `node:http` for a
- * handful of requests cost 0.8 MiB of idle RSS (docs/benchmarks.md, change 30).
+ * The HTTP side is `node:http` with the admin's own limits (admin-transport.ts), apart from the
+ * traffic engine: the admin API is a handful of requests, where a well-trodden server is worth more
+ * than the engine's speed, and a change made for the proxies must not change what it accepts.
  */
 
 export interface AdminServerOptions {
@@ -50,15 +45,6 @@ export interface AdminServer {
   /** Stops accepting; in-flight requests get up to `graceMs`, then their connections are cut. */
   close(graceMs: number): Promise<void>;
 }
-
-/** Head within 20 s, no body stall over 60 s, keep-alive connections idle for 5 s are closed. */
-const ADMIN_LIMITS: HttpLimits = {
-  ...DEFAULT_HTTP_LIMITS,
-  clientHeadersTimeoutMs: 20_000,
-  clientRequestTimeoutMs: 60_000,
-  clientKeepAliveTimeoutMs: 5_000,
-  connectionsCheckingIntervalMs: 1_000,
-};
 
 const REQUESTS = "ballast_admin_requests_total";
 const DURATION = "ballast_admin_request_duration_seconds";
@@ -116,8 +102,8 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     }
   }
 
-  const onRequest = (down: ClientRequest) => {
-    const req = new AdminRequest(down);
+  const onRequest = (incoming: IncomingMessage, response: ServerResponse) => {
+    const req = new AdminRequest(incoming, response);
     const started = process.hrtime.bigint();
     // Only the path is ever logged or labelled: never the query string or a header.
     const pathname = req.url.split("?")[0] || "/";
@@ -142,59 +128,19 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       },
       (err) => {
         log.error({ err }, "admin request failed");
-        down.destroy();
+        incoming.socket.destroy();
         count(499);
       },
     );
   };
 
-  const handler: DownstreamHandler = {
+  const transport = createAdminTransport({
     request: onRequest,
-    upgrade: (_req, socket) => rejectSocket(socket, 400, "bad request: the admin API does not upgrade connections"),
-    clientError: (code, status) => log.debug({ code, status }, "admin client error"),
-  };
-  const connections = new Set<ClientConnection>();
-  let closing = false;
-  const owner = { limits: ADMIN_LIMITS, closing: () => closing, handler: () => handler, closed: (c: ClientConnection) => connections.delete(c) };
-  // allowHalfOpen: a client that half-closes after its request still gets the reply.
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    if (closing) return void socket.destroy();
-    connections.add(new ClientConnection(socket, owner));
+    refused: (code, status) => log.debug({ code, status }, "admin client error"),
   });
-  let sweeper: NodeJS.Timeout | undefined;
 
   return {
-    listen(host, port, shared = false) {
-      return new Promise((resolveUrl, reject) => {
-        server.once("error", reject);
-        server.listen({ port, host, ...(shared && port !== 0 ? { reusePort: true } : {}) }, () => {
-          server.off("error", reject);
-          sweeper = setInterval(() => {
-            const now = monotonicMs();
-            for (const c of connections) c.checkTimeouts(now);
-          }, ADMIN_LIMITS.connectionsCheckingIntervalMs);
-          sweeper.unref();
-          const address = server.address() as AddressInfo;
-          const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
-          resolveUrl(`http://${shown}:${address.port}`);
-        });
-      });
-    },
-    async close(graceMs) {
-      if (!server.listening) return;
-      closing = true;
-      const closed = new Promise<void>((done) => server.close(() => done()));
-      // Idle connections close now; busy ones after their reply (it says Connection: close).
-      const deadline = Date.now() + graceMs;
-      for (let i = 0; connections.size > 0 && Date.now() < deadline && i < 100_000; i++) {
-        for (const c of connections) c.closeIfIdle();
-        if (connections.size === 0) break;
-        await new Promise((r) => setTimeout(r, Math.min(20, Math.max(1, deadline - Date.now()))));
-      }
-      for (const c of connections) c.socket.destroy();
-      await closed;
-      if (sweeper) clearInterval(sweeper);
-      sweeper = undefined;
-    },
+    listen: (host, port, shared = false) => transport.listen(host, port, shared),
+    close: (graceMs) => transport.close(graceMs),
   };
 }

@@ -1,6 +1,4 @@
-import type { ClientRequest } from "../engine/http/h1/client-request";
-import { STATUS_TEXT } from "../engine/http/errors";
-import { keep } from "../engine/read-buffers";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { AdminError } from "../errors";
 
 /** Request bodies above this many bytes are refused with 413 without being read further. */
@@ -19,81 +17,102 @@ export function errorReply(err: AdminError): Reply {
 }
 
 /**
- * One admin request, read from the data plane's own HTTP/1.1 connection (engine/h1): the same
- * strict parser, limits and timeouts as the traffic listeners, without loading `node:http` (0.8 MiB
- * of an idle data plane's RSS, docs/benchmarks.md change 30).
+ * One admin request and its response (`node:http`, admin-transport.ts). Routes see only this: the
+ * method, the target, headers by name, whether the client went away, and the body through
+ * `readBody`.
  */
 export class AdminRequest {
   private readonly goneHandlers: (() => void)[] = [];
+  private wentAway = false;
 
-  constructor(readonly downstream: ClientRequest) {
-    downstream.onClientGone(() => {
-      for (const fn of this.goneHandlers.splice(0)) fn();
+  constructor(
+    readonly incoming: IncomingMessage,
+    readonly response: ServerResponse,
+  ) {
+    const socket = incoming.socket;
+    const onSocketClose = () => this.markGone();
+    // A response still queued behind a pipelined one gets no `close` of its own: watch the socket too.
+    socket.once("close", onSocketClose);
+    response.once("close", () => {
+      socket.off("close", onSocketClose);
+      if (!response.writableFinished) this.markGone();
+      this.goneHandlers.length = 0;
     });
   }
 
   get method(): string {
-    return this.downstream.method;
+    return this.incoming.method ?? "";
   }
 
   /** The request target as sent (path and query). */
   get url(): string {
-    return this.downstream.url;
+    return this.incoming.url ?? "/";
   }
 
   /** Whether the whole request, body included, has been read. */
   get complete(): boolean {
-    return this.downstream.complete;
+    return this.incoming.complete;
   }
 
   /** Whether the client went away before the reply. */
   get gone(): boolean {
-    return this.downstream.finished;
+    return this.wentAway;
   }
 
   /** The first value of a header, by lower-case name. */
   header(lowerName: string): string | undefined {
-    return this.downstream.header(lowerName);
+    const value = this.incoming.headers[lowerName];
+    return Array.isArray(value) ? value[0] : value;
   }
 
   /** Runs `fn` once if the client goes away before the reply is complete. */
   onGone(fn: () => void): void {
-    this.goneHandlers.push(fn);
+    if (this.wentAway) queueMicrotask(fn);
+    else this.goneHandlers.push(fn);
+  }
+
+  private markGone(): void {
+    if (this.wentAway) return;
+    this.wentAway = true;
+    for (const fn of this.goneHandlers.splice(0)) fn();
   }
 }
 
 /**
  * Reads the body up to `limit` bytes. A declared Content-Length over the limit is refused before
  * reading anything; a chunked body is refused as soon as it passes the limit, and nothing more is
- * read (the reply then closes the connection).
+ * kept (the reply then closes the connection).
  */
 export function readBody(req: AdminRequest, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const tooLarge = () => new AdminError("payload_too_large", `the request body exceeds ${limit} bytes`);
-  const down = req.downstream;
-  if (down.contentLength > limit) return Promise.reject(tooLarge());
+  const body = req.incoming;
+  if (Number(body.headers["content-length"] ?? 0) > limit) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let settled = false;
+    const cleanup = () => {
+      body.off("data", onData);
+      body.off("end", onEnd);
+      body.off("error", fail);
+    };
     const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      down.detachBody();
+      cleanup();
+      body.pause();
       reject(err);
     };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) fail(tooLarge());
+      else chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
     req.onGone(() => fail(new Error("the client closed the connection before sending the whole body")));
-    down.readBody(
-      (chunk) => {
-        size += chunk.length;
-        if (size > limit) fail(tooLarge());
-        else chunks.push(keep(chunk));
-      },
-      () => {
-        if (settled) return;
-        settled = true;
-        resolve(Buffer.concat(chunks));
-      },
-    );
+    body.on("data", onData);
+    body.on("end", onEnd);
+    body.on("error", fail);
   });
 }
 
@@ -122,21 +141,18 @@ export async function readJson(req: AdminRequest): Promise<unknown> {
  * instead of reading and discarding the rest of the body to reuse the connection.
  */
 export function sendReply(req: AdminRequest, reply: Reply): void {
-  const down = req.downstream;
-  const headers: string[] = ["date", new Date().toUTCString()];
-  for (const [name, value] of Object.entries(reply.headers ?? {})) headers.push(name, value);
+  const headers: Record<string, string | number> = { ...reply.headers };
   let body: Buffer | undefined;
   if (reply.json !== undefined) {
     body = Buffer.from(JSON.stringify(reply.json));
-    headers.push("content-type", "application/json");
+    headers["content-type"] = "application/json";
   } else if (reply.text) {
     body = Buffer.from(reply.text.body);
-    headers.push("content-type", reply.text.contentType);
+    headers["content-type"] = reply.text.contentType;
   }
   const bodiless = reply.status === 204 || reply.status === 304;
-  if (!bodiless) headers.push("content-length", String(body?.length ?? 0));
-  if (!down.complete) down.keepAlive = false;
-  down.writeHead(reply.status, STATUS_TEXT[reply.status] ?? "Unknown", headers, bodiless ? -1 : (body?.length ?? 0));
-  if (body && !bodiless) down.write(body);
-  down.end();
+  if (!bodiless) headers["content-length"] = body?.length ?? 0;
+  if (!req.complete) headers["connection"] = "close";
+  req.response.writeHead(reply.status, headers);
+  req.response.end(bodiless ? undefined : body);
 }

@@ -47,6 +47,8 @@ export interface ListenerSnapshot {
   readonly certificate?: Certificate;
   /** The access log with its defaults filled (docs/access-log.md). */
   readonly accessLog: ListenerAccessLog;
+  /** Forward request headers whose name has '_' (else they are dropped); always false on tcp/tls. */
+  readonly underscoresInHeaders: boolean;
 }
 
 export interface ListenerAccessLog {
@@ -126,6 +128,7 @@ export function buildSnapshot(objects: ConfigObjects, generation: number): Snaps
       sampleRate: l.accessLog?.sampleRate ?? 1,
       includeQuery: (l.accessLog && "includeQuery" in l.accessLog && l.accessLog.includeQuery) || false,
     },
+    underscoresInHeaders: ("underscoresInHeaders" in l && l.underscoresInHeaders) || false,
     ...("certificate" in l && l.certificate ? { certificate: l.certificate } : {}),
   }));
   return deepFreeze({ generation, listeners, services });

@@ -14,9 +14,9 @@ export function keep(bytes: Buffer): Buffer {
 /**
  * Read buffers for what servers send (TCP connections and HTTP upstream connections), given to the
  * server socket as its `onread` option. Without them Node allocates a fresh 64 KiB buffer for
- * every read; in a bulk transfer that memory is cold each time and waits for the GC, and the proxy
- * ran at about 60% of HAProxy's MB/s. Reading into a buffer that is written out at once and reused keeps it in the
- * cache, as HAProxy's own buffers are (docs/benchmarks.md, TCP).
+ * every read; in a bulk transfer that memory is cold each time and waits for the GC. Reading into a
+ * buffer that is written out at once and reused keeps it in the cache, as HAProxy's own buffers are
+ * (what it bought: docs/benchmarks.md, TCP).
  *
  * - Every connection starts on the shared buffer: one for the whole process, so an idle connection
  *   holds no read memory. Bytes read into it must be copied before anything keeps them past the read

@@ -5,7 +5,7 @@ import type { Probe, ProbeResult } from "./probe";
 /**
  * The health of one server in one service and the probe loop that drives it.
  *
- * State machine (SPEC §3): a server starts `pending` (reported unhealthy: no traffic before its first
+ * State machine (docs/traffic.md, "Health checks"): a server starts `pending` (reported unhealthy: no traffic before its first
  * probe). Its first probe decides at once: success ⇒ healthy, failure ⇒ unhealthy. After that an
  * unhealthy server needs `healthyThreshold` consecutive successes to come back, and a healthy one
  * goes out after `unhealthyThreshold` consecutive failures.

@@ -18,7 +18,7 @@ import { defaultProbe, type Probe } from "./probe";
  *   check cannot cause an outage; it goes out after `unhealthyThreshold` failures like any other;
  * - kept as it is when the check's configuration changes (the checkers restart and probe at once).
  *
- * Slow start (SPEC §3): a server added to a service whose server set was non-empty gets
+ * Slow start (docs/traffic.md, "Slow start"): a server added to a service whose server set was non-empty gets
  * `slowStartFrom` = the moment it first turns healthy (at once when the service has no health
  * check). It is set once: health flaps do not pause or restart it, and a server is "new" only the
  * first time it appears in that service's set since this process started, so it never re-enters.

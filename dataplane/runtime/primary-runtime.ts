@@ -178,7 +178,7 @@ export function serverState(health: ServerHealth | undefined, weight: number, sl
 /**
  * `BALLAST_WORKERS` when unset: one worker process per available core, except on a single core,
  * where the proxies run in the primary itself (0). A worker beside the primary on one core would
- * add a second heap (about 80 MB of RSS, docs/benchmarks.md) and an IPC hop, and the two processes
+ * add a second heap (its RSS: docs/benchmarks.md, Memory) and an IPC hop, and the two processes
  * would only take turns on that core. What it gives up is isolation: a crash in the engine ends
  * the whole process, which the container's restart policy brings back with the state file.
  */

@@ -18,9 +18,8 @@ export class SmoothWrr implements Scheduler {
   /** The candidate array the running weights below are aligned with (the picker reuses it). */
   private aligned: readonly Candidate[] | undefined;
   /**
-   * Running weights by index of `aligned`. An array instead of a Map on the hot path: measured
-   * 0.34 µs per pick at 100 servers against 2.8 µs with two Map operations per server
-   * (2.9 µs against 37 µs at 1,000), see docs/benchmarks.md.
+   * Running weights by index of `aligned`. An array instead of a Map on the hot path: two Map
+   * operations per server per pick cost several times more (docs/benchmarks.md).
    */
   private current = new Float64Array(0);
 

@@ -3,8 +3,8 @@ import { promisify } from "node:util";
 
 /**
  * The file operations the store needs, as promises over node:fs's callback API. Not
- * node:fs/promises: loading it also loads readline and the REPL's history module, 1.2 MB of an
- * idle data plane's RSS (docs/benchmarks.md, Memory).
+ * node:fs/promises: loading it also loads readline and the REPL's history module, which an idle
+ * data plane would hold for nothing (docs/benchmarks.md, Memory).
  */
 export const open = promisify(fs.open);
 export const close = promisify(fs.close);

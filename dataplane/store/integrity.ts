@@ -3,7 +3,7 @@ import { AdminError } from "../errors";
 import { sortedObjects, type Collections } from "./collections";
 
 /**
- * Integrity rules between objects (SPEC §1 "Deletion guards and integrity"). The schemas check one
+ * Integrity rules between objects (docs/admin-api.md, the rules under the endpoint table). The schemas check one
  * object; these check it against the others. Pure functions over `Collections`, so the store, the
  * state-file loader and the tests share them.
  *
@@ -100,7 +100,7 @@ type OpenSslError = Error & { code?: unknown; reason?: unknown };
 
 function loadError(options: { cert?: string; key?: string }): OpenSslError | undefined {
   try {
-    // Loaded here: a balancer without certificates never loads node:tls (3 MB of idle RSS).
+    // Loaded here: a balancer without certificates never loads node:tls (idle RSS: docs/benchmarks.md).
     (require("node:tls") as typeof import("node:tls")).createSecureContext(options);
     return undefined;
   } catch (err) {

@@ -3,7 +3,7 @@ import { validate, type Kind } from "../../model";
 import { body, manyServers, type BodyName } from "./fixtures";
 
 /**
- * Every limit of SPEC §1 at both edges, against the model's `validate`: the last valid value
+ * Every limit of a resource (model/, docs/admin-api.md) at both edges, against the model's `validate`: the last valid value
  * passes, the first invalid one fails with an issue whose path names the field.
  */
 
@@ -53,6 +53,7 @@ const edges: Edge[] = [
   ["tlsListener", "accessLog.sampleRate", accessLog("sampleRate"), [0, 1], [-0.01, 1.01]],
   ["httpsListener", "accessLog.enabled", accessLog("enabled"), [true, false], ["yes", 1]],
   ["httpListener", "accessLog.includeQuery", accessLog("includeQuery"), [true, false], ["no"]],
+  ["httpsListener", "underscoresInHeaders", top("underscoresInHeaders"), [true, false], ["yes", 1]],
   // ports 1-65535
   ["httpListener", "port", top("port"), [1, 65535], [0, 65536, 80.5, "80"]],
   ["httpService", "port", top("port"), [1, 65535], [0, 65536]],
@@ -88,7 +89,7 @@ const edges: Edge[] = [
   ["httpCheck", "statusCodes", top("statusCodes"), [["2xx"], ["2xx", "3xx", "4xx"]], [[], ["2xx", "2xx"]]],
 ];
 
-describe("model limits (SPEC §1)", () => {
+describe("model limits", () => {
   describe.each(edges)("%s %s", (fixture, path, patch, valid, invalid) => {
     it.each(valid.map((v) => [JSON.stringify(v), v]))("accepts %s", (_label, v) => {
       expectValid(fixture, patch(v));
@@ -183,6 +184,10 @@ describe("model limits (SPEC §1)", () => {
       expectIssueAt("tcpListener", { accessLog: { includeQuery: true } }, "accessLog.includeQuery");
       expectIssueAt("httpListener", { accessLog: { format: "clf" } }, "accessLog.format");
     });
+    it("underscoresInHeaders on tcp and tls listeners", () => {
+      expectIssueAt("tcpListener", { underscoresInHeaders: true }, "underscoresInHeaders");
+      expectIssueAt("tlsListener", { underscoresInHeaders: false }, "underscoresInHeaders");
+    });
     it("a certificate on http and tcp listeners", () => {
       const certificate = body("httpsListener").certificate;
       expectIssueAt("httpListener", { certificate }, "certificate");
@@ -246,6 +251,7 @@ describe("model limits (SPEC §1)", () => {
     });
     it("listeners: no access log setting stays absent; a partial one is completed", () => {
       expect(expectValid("httpListener", {})).not.toHaveProperty("accessLog");
+      expect(expectValid("httpListener", {})).not.toHaveProperty("underscoresInHeaders");
       expect(expectValid("httpListener", { accessLog: {} }).accessLog).toEqual({ enabled: true, sampleRate: 1, includeQuery: false });
       expect(expectValid("tcpListener", { accessLog: { sampleRate: 0.5 } }).accessLog).toEqual({ enabled: true, sampleRate: 0.5 });
     });

@@ -28,7 +28,7 @@ function failures(kind: Kind, body: Obj) {
 const hexName = (prefix: string) => new RegExp(`^${prefix}-[0-9a-f]{7}$`);
 
 /**
- * Every limit of SPEC §1 at both edges: [kind, base object, field path, edge values that pass, values
+ * Every limit of a resource (model/) at both edges: [kind, base object, field path, edge values that pass, values
  * one past the edge that fail, the failing property]. The failing property is the path Pulumi shows.
  */
 type Case = [string, Kind, () => Obj, (o: Obj, v: unknown) => void, unknown[], unknown[], string];
@@ -165,6 +165,8 @@ const cases: Case[] = [
     [pem.chain],
     "certificate.privateKey",
   ],
+  ["underscores in header names", "listeners", httpListener, set("underscoresInHeaders"), [true, false, undefined], ["yes", 1], "underscoresInHeaders"],
+  ["underscores in header names on tcp", "listeners", () => ({ ...httpListener(), protocol: "tcp" }), set("underscoresInHeaders"), [undefined], [true, false], "underscoresInHeaders"],
   ["unknown field", "listeners", httpListener, set("weight"), [undefined], [1], "weight"],
 ];
 

@@ -4,7 +4,7 @@ import type { ListenerSnapshot, ServiceSnapshot } from "../../config/snapshot";
  * Connection draining, shared by the proxies: which servers stop taking new connections under a new
  * snapshot, and a schedule that closes each draining connection at its deadline.
  *
- * SPEC §3: when a server leaves its service's servers (removed from the group, or the group swapped
+ * docs/traffic.md, "Draining": when a server leaves its service's servers (removed from the group, or the group swapped
  * for one without it) or its weight goes to 0, its open connections may finish for up to the
  * service's `connectionDrainTimeout` seconds, then are closed; 0 closes them at once. A server that
  * is still in the service with weight > 0 is never touched, whatever else changed — including a

@@ -8,9 +8,9 @@
  * by a rehash keeps a pointer to its successor (for live iterators). Once one table has been
  * promoted to the old generation, that dead table is a root for every young-generation collection
  * until the next full GC, so each successor table (and every request it held) survives the
- * scavenges and is promoted in turn. Under load this chain made about 12% of all that a request
- * allocated survive: the young generation grew to 64 MB and each scavenge took 15–25 ms, the p99
- * stall of docs/benchmarks.md. An array's replaced backing store points nowhere.
+ * scavenges and is promoted in turn. Under load this chain made part of what every request
+ * allocated survive, the young generation grew and each scavenge became a stall (docs/benchmarks.md).
+ * An array's replaced backing store points nowhere.
  */
 export class SlotList<T extends object> {
   private readonly items: T[] = [];

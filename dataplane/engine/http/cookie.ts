@@ -1,5 +1,5 @@
 /**
- * Cookie insertion (SPEC §3). The balancer names the chosen server in a cookie:
+ * Cookie insertion (docs/traffic.md, "Cookie insertion"). The balancer names the chosen server in a cookie:
  *
  *     Set-Cookie: BALLAST_<service>=<server id>; Max-Age=<cookieTimeout>; Path=/; HttpOnly[; Secure]
  *

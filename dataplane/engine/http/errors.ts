@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 
 /**
- * The proxy's own responses: short plain-text bodies that say what happened (SPEC §3), one line
+ * The proxy's own responses: short plain-text bodies that say what happened (docs/traffic.md, "Errors"), one line
  * each, naming the service but never a server address.
  */
 

@@ -60,6 +60,8 @@ export interface ForwardContext {
   readonly listenerPort: number;
   /** The service's `forwardedHeaders`. */
   readonly forwarded: readonly string[];
+  /** The listener's `underscoresInHeaders`: forward header names with `_` (else they are dropped). */
+  readonly underscores: boolean;
 }
 
 export type RequestHeaderResult = { ok: true; headers: string[]; hasHost: boolean; clientIp: string } | { ok: false; reason: string };
@@ -69,7 +71,14 @@ export type RequestHeaderResult = { ok: true; headers: string[]; hasHost: boolea
  * case. Rejects (400) what an intermediary must not forward: more than one Host, or more than one
  * Content-Length (Node's parser refuses conflicting ones; identical repeats are refused here too).
  */
-export function requestHeaders(raw: readonly string[], chunked: boolean, ctx: ForwardContext, extraConnectionHeaders?: readonly string[]): RequestHeaderResult {
+export function requestHeaders(
+  raw: readonly string[],
+  chunked: boolean,
+  ctx: ForwardContext,
+  extraConnectionHeaders?: readonly string[],
+  /** An absolute-form target's authority: it replaces the client's Host (RFC 9112 §3.2.2). */
+  authority?: string,
+): RequestHeaderResult {
   const dropped = connectionTokens(raw);
   const out: string[] = [];
   let host: string | undefined;
@@ -79,6 +88,9 @@ export function requestHeaders(raw: readonly string[], chunked: boolean, ctx: Fo
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
+    // CGI, WSGI and Rack servers read `_` as `-`: `Transfer_Encoding` would pass for framing,
+    // `X_Forwarded_For` for the address the balancer sets. Dropped as nginx does by default.
+    if (!ctx.underscores && name.includes("_")) continue;
     const lower = name.toLowerCase();
     if (lower === "host") {
       if (host !== undefined) return { ok: false, reason: "more than one Host header" };
@@ -98,6 +110,7 @@ export function requestHeaders(raw: readonly string[], chunked: boolean, ctx: Fo
     }
     out.push(name, value);
   }
+  if (authority !== undefined) host = authority;
   if (host !== undefined) out.push("host", host);
   // A body framed by Transfer-Encoding is re-framed chunked; one framed by Content-Length keeps it.
   // The client could not send both: the parser rejects that.
@@ -171,6 +184,9 @@ export function forwardHead(req: FastRequest, path: string, ctx: ForwardContext)
       case Mark.Cookie:
         (cookies ??= []).push("cookie", value);
         continue;
+      case Mark.Underscore:
+        if (ctx.underscores) continue;
+        break;
     }
     // The line is not forwarded: send what precedes it.
     if (pos > from) text += head.slice(from, pos);

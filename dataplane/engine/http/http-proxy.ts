@@ -12,6 +12,7 @@ import type { ClientRequest } from "./h1/client-request";
 import { Exchange, IDEMPOTENT, type ExchangeOutcome } from "./h1/exchange";
 import type { UpstreamConnectionStates } from "./h1/upstream-connection";
 import { errorBodies, rejectSocket } from "./errors";
+import { requestTarget } from "./request-target";
 import { forwardHead, plainIp, requestHeaders, type ForwardContext, type ForwardedHead } from "./headers";
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from "./limits";
 import { ServiceUpstreams, type InFlight } from "./service-upstreams";
@@ -204,8 +205,9 @@ export class HttpProxy {
     const startedAt = monotonicMs();
     const up = this.services.get(listener.service);
     if (!up) return this.finish(req, listener, listener.service, undefined, 503, errorBodies.noService(listener.service), startedAt, false, "no_service");
-    const path = requestPath(req.url);
-    const hdr = this.upstreamHead(req, path ?? "", listener, up);
+    const target = requestTarget(req.url);
+    const path = target?.path;
+    const hdr = this.upstreamHead(req, path ?? "", target?.authority, listener, up);
     if (!hdr.ok) return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest(hdr.reason), startedAt, true, "bad_request");
     if (!hdr.hasHost && req.versionMinor >= 1) {
       return this.finish(req, listener, up.service.name, undefined, 400, errorBodies.badRequest("missing Host header"), startedAt, true, "bad_request");
@@ -262,10 +264,11 @@ export class HttpProxy {
    * The request head to send upstream: from slices of the client's text when the fast path parsed
    * it and its Connection header names no other header, else field by field.
    */
-  private upstreamHead(req: ClientRequest, path: string, listener: ListenerSnapshot, up: ServiceUpstreams): ForwardedHead {
+  private upstreamHead(req: ClientRequest, path: string, authority: string | undefined, listener: ListenerSnapshot, up: ServiceUpstreams): ForwardedHead {
     const ctx = forwardContext(req.socket, listener, up);
+    // The fast path takes origin-form targets only: an absolute-form one always comes this way.
     if (req.fast?.plain) return forwardHead(req.fast, path, ctx);
-    const hdr = requestHeaders(req.rawHeaders, req.chunked, ctx);
+    const hdr = requestHeaders(req.rawHeaders, req.chunked, ctx, undefined, authority);
     if (!hdr.ok) return hdr;
     return { ok: true, head: requestLines(req.method, path, hdr.headers), hasHost: hdr.hasHost, clientIp: hdr.clientIp, cookies: undefined };
   }
@@ -441,7 +444,7 @@ export class HttpProxy {
       client: endpoint(plainIp(socket.remoteAddress), socket.remotePort),
       method: req.method,
       host: field(req, HOST, "host") ?? "",
-      path: loggedPath(requestPath(req.url) ?? req.url, listener.accessLog.includeQuery),
+      path: loggedPath(requestTarget(req.url)?.path ?? req.url, listener.accessLog.includeQuery),
       status,
       bytesIn,
       bytesOut,
@@ -503,22 +506,8 @@ function forwardContext(socket: Socket, listener: ListenerSnapshot, up: ServiceU
     listenerProtocol: listener.protocol === "https" ? "https" : "http",
     listenerPort: listener.port,
     forwarded: up.service.forwardedHeaders,
+    underscores: listener.underscoresInHeaders,
   };
-}
-
-/** The origin-form target to send upstream: `/path?query`, from origin- or absolute-form. */
-function requestPath(url: string | undefined): string | undefined {
-  if (!url) return undefined;
-  if (url.startsWith("/")) return url;
-  if (/^https?:\/\//i.test(url)) {
-    try {
-      const u = new URL(url);
-      return `${u.pathname}${u.search}`;
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
 }
 
 /** A request header's value: from the head as read on the fast path (no field array built), else from the fields. */

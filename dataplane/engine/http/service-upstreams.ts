@@ -15,7 +15,7 @@ import type { HttpLimits } from "./limits";
  * Everything one HTTP backend service needs in a worker: its picker, one keep-alive `UpstreamPool`
  * per server, the requests in flight per server, and connection draining.
  *
- * Draining (SPEC §3): when a server leaves the service (removed, group swapped) or its weight goes
+ * Draining (docs/traffic.md, "Draining"): when a server leaves the service (removed, group swapped) or its weight goes
  * to 0, new requests stop going there at once (the picker no longer offers it) while requests in
  * flight continue for up to `connectionDrainTimeout`; whatever is still running then is aborted.
  * A removed server's pool is closed gracefully right away (running requests finish)
@@ -119,7 +119,7 @@ export class ServiceUpstreams {
 
   /**
    * Sets the in-flight gauge of every server of the service; runs when metrics are collected.
-   * Setting it on every track/untrack was 5% of a worker's CPU under load (bench/profile.mjs).
+   * Setting it on every track/untrack cost CPU on every request (docs/benchmarks.md).
    */
   collectGauges(): void {
     for (const s of this.svc.servers) this.gauge(s);

@@ -28,7 +28,7 @@ import { SourceTable } from "../core/source-table";
  *   so another usable server is tried, at most `maxConnectAttempts` in all; then the client is closed.
  * - Idle timeout: no byte moved in either direction for `idleTimeoutMs` closes both sides. One
  *   timer looks at every connection every quarter of the timeout (at most every 5 s) instead of a
- *   timer per socket refreshed on every read and write (about 1% of the CPU of a bulk transfer).
+ *   timer per socket refreshed on every read and write (what that cost: docs/benchmarks.md).
  * - Source-IP persistence, draining and availability failover: see `apply` and `docs/traffic.md`.
  */
 

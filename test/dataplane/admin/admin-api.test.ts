@@ -8,7 +8,7 @@ import { CERT, FAKE_CERT, KEY, OTHER_KEY, body } from "../../model/fixtures";
 import { expectError, expectJson, json, rawExchange, waitFor } from "./api-helpers";
 
 /**
- * Every status code of SPEC §2 through real HTTP calls to a started data plane process
+ * Every status code of docs/admin-api.md through real HTTP calls to a started data plane process
  * (`node dist/dataplane/main.js`; build first with `npx tsc -p tsconfig.json`). Its listeners
  * really bind, on 127.0.0.1 and on ports that were free when the test ran.
  */
@@ -127,6 +127,17 @@ describe("admin API over HTTP", () => {
       const error = await expectError(res, 400, "invalid");
       expect(error.issues?.map((i) => i.path).sort()).toEqual(["colour", "connectionDrainTimeout", "name", "port"]);
       for (const issue of error.issues ?? []) expect(issue.message.length).toBeGreaterThan(0);
+      expect(stateBytes()).toEqual(before);
+    });
+
+    it("a listener's underscoresInHeaders: stored as given, and refused on tcp naming the field", async () => {
+      const port = await freePort();
+      const stored = await expectJson(await dp.api("/v1/listeners", json("POST", body("httpListener", { name: "underscored", port, underscoresInHeaders: true }))), 201);
+      expect(stored).toMatchObject({ underscoresInHeaders: true, version: 1 });
+      await dp.api("/v1/listeners/underscored", { method: "DELETE" });
+      const before = stateBytes();
+      const error = await expectError(await dp.api("/v1/listeners", json("POST", body("tcpListener", { name: "tcp-underscored", underscoresInHeaders: true }))), 400, "invalid");
+      expect(error.issues?.map((i) => i.path)).toContain("underscoresInHeaders");
       expect(stateBytes()).toEqual(before);
     });
 
@@ -305,7 +316,7 @@ describe("admin API over HTTP", () => {
     });
   });
 
-  describe("HTTP transport (the data plane's own HTTP/1.1 connection)", () => {
+  describe("HTTP transport (node:http with the admin's own limits)", () => {
     it("keeps a connection alive across requests and answers pipelined requests in order", async () => {
       const answer = await rawExchange(dp.url, [
         `GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/listeners HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${dp.token}\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
@@ -321,10 +332,15 @@ describe("admin API over HTTP", () => {
       ["Content-Length with Transfer-Encoding", "POST /v1/server-groups HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400],
       ["a head over 16 KiB", `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(17 * 1024)}\r\n\r\n`, 431],
       ["an upgrade", "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", 400],
+      ["more than 100 header lines", `GET /healthz HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 100 }, (_, i) => `X-H${i}: a\r\n`).join("")}\r\n`, 431],
+      ["HTTP/2.0 in the request line", "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 505],
+      ["CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405],
+      ["a POST with a bad Content-Length", `POST /v1/server-groups HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer TOKEN\r\nContent-Length: 1x\r\n\r\n{}`, 400],
     ])("%s is refused and the connection closed", async (_what, request, status) => {
       const before = stateBytes();
-      const answer = await rawExchange(dp.url, [request], 5_000);
+      const answer = await rawExchange(dp.url, [request.replace("TOKEN", dp.token)], 5_000);
       expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(answer).toMatch(/connection: close/i);
       expect(stateBytes()).toEqual(before);
       // The server keeps serving.
       await expectJson(await dp.api("/healthz"), 200);
@@ -340,6 +356,8 @@ describe("admin API over HTTP", () => {
       expect(answer).toMatch(/^HTTP\/1\.1 413 /);
       expect(answer).toMatch(/connection: close/i);
       expect(answer).toContain('"code":"payload_too_large"');
+      // The message names the limit, so the client knows what to send instead.
+      expect(answer).toContain("1048576 bytes");
       expect(stateBytes()).toEqual(before);
     });
 

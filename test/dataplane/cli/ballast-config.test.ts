@@ -168,6 +168,23 @@ describe("ballast export → validate → import", () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
+  it("writes a Pulumi module adopting every object with --format pulumi (the private keys read from secret config)", async () => {
+    const r = await ballast(["export", "--format", "pulumi"], { env: conn(source) });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse((await ballast(["export"], { env: conn(source) })).stdout) as Record<string, Record<string, unknown>[]>;
+    const classes = { "server-groups": "ServerGroup", "backend-services": "BackendService", "health-checks": "HealthCheck", listeners: "Listener" };
+    for (const [kind, cls] of Object.entries(classes)) {
+      for (const o of doc[kind]!) expect(r.stdout).toContain(`new ballast.${cls}(${JSON.stringify(o.name)}, {`);
+    }
+    expect(r.stdout.match(/adopt: true,/g)).toHaveLength(Object.values(doc).filter(Array.isArray).flat().length);
+    expect(r.stdout).not.toContain(KEY.split("\n")[1]!);
+    expect(r.stdout).toContain('privateKey: config.requireSecret("secure-private-key")');
+    expect(r.stdout).toContain('privateKey: config.requireSecret("pgs-private-key")');
+    const bad = await ballast(["export", "--format", "xml"], { env: conn(source) });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--format 'xml' is not json, yaml or pulumi");
+  });
+
   it("updates what differs, guarded, and refuses up front (nothing applied) an invalid document or an immutable change", async () => {
     const doc = JSON.parse((await ballast(["export"], { env: conn(source) })).stdout) as Record<string, Record<string, unknown>[]>;
     doc["server-groups"]!.find((g) => g.name === "spare")!.servers = [{ address: "127.0.0.9" }];

@@ -3,8 +3,8 @@
  * read. Such a head is parsed here in JavaScript; anything else (a body, HTTP/1.0, an upgrade, an
  * expectation, an absolute or asterisk target, anything unusual in the head, a head split across
  * reads or larger than half the header limit) returns undefined and the connection hands the same
- * bytes to strict llhttp, which decides. Taking an llhttp parser and running it cost about 10% of a
- * worker's CPU per proxied request (bench/profile.mjs, docs/benchmarks.md).
+ * bytes to strict llhttp, which decides. Taking an llhttp parser and running it for every request
+ * was a large share of the proxy's CPU (docs/benchmarks.md).
  *
  * The check is stricter than llhttp, never looser: what is parsed here llhttp would accept with the
  * same method, target, headers (names as sent, values without surrounding whitespace) and
@@ -22,7 +22,8 @@ export interface FastRequest {
   readonly fieldsAt: number;
   /**
    * The field lines the proxy must look at, as `[lineStart, kind, …]` in order: Host, the
-   * hop-by-hop headers, `X-Forwarded-*` and Cookie. Every other line is forwarded as written.
+   * hop-by-hop headers, `X-Forwarded-*`, Cookie and names with `_`. Every other line is forwarded
+   * as written.
    */
   readonly marks: number[];
   readonly keepAlive: boolean;
@@ -41,6 +42,8 @@ export const enum Mark {
   /** A name starting `x-forwarded-`. */
   Forwarded = 3,
   Cookie = 4,
+  /** A name with `_` (dropped unless the listener's `underscoresInHeaders`). */
+  Underscore = 5,
 }
 
 /** Methods taken here; a request with any other goes to llhttp. */
@@ -80,6 +83,9 @@ export function parseFastRequest(head: string, maxHead: number, maxLines = 100):
   let plain = true;
   let pos = fieldsAt;
   let lines = 0;
+  // The next `_` at or after `pos`: found once per head and moved forward only, since `_` is
+  // common in values (cookies) and rare in names.
+  let underscore = head.indexOf("_", fieldsAt);
   while (pos < head.length) {
     // Too many lines: llhttp's path refuses the request (431).
     if (++lines > maxLines) return undefined;
@@ -127,6 +133,8 @@ export function parseFastRequest(head: string, maxHead: number, maxLines = 100):
         if (first === 0x74 && named(head, pos, "transfer-encoding")) return undefined;
         break;
     }
+    if (underscore !== -1 && underscore < pos) underscore = head.indexOf("_", pos);
+    if (underscore !== -1 && underscore < colon) kind = Mark.Underscore;
     if (kind !== 0) marks.push(pos, kind);
     pos = next + 2;
   }

@@ -1,6 +1,7 @@
 import net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { checkRequestLine, requestLineAt } from "../../../../dataplane/engine/http/h1/request-line";
+import { requestTarget } from "../../../../dataplane/engine/http/request-target";
 import { startOrigin, type Origin } from "../../../helpers/origin";
 import { Harness, exchange, snapshotOf } from "./harness";
 
@@ -160,5 +161,125 @@ describe("the front door: header lines and response framing", () => {
     await h.engine.apply(snapshotOf({ servers: [{ port }] }));
     const r = await exchange(h.port(), ["GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]);
     expect(statuses(r.text)).toEqual([status]);
+  });
+});
+
+describe("the front door: header names with '_'", () => {
+  let h: Harness | undefined;
+  let a: Origin | undefined;
+  afterEach(async () => {
+    await h?.close();
+    await a?.close();
+    h = undefined;
+    a = undefined;
+  });
+
+  async function setup(underscoresInHeaders?: boolean) {
+    a = await startOrigin("a");
+    h = new Harness();
+    await h.engine.apply(snapshotOf({ listeners: [{ underscoresInHeaders }], servers: [{ port: a.port }] }));
+  }
+  const names = (raw: string[]) => raw.filter((_, i) => i % 2 === 0);
+
+  const UNDERSCORED = "Transfer_Encoding: chunked\r\nX_Forwarded_For: 6.6.6.6\r\nX-Forwarded-For_: 7.7.7.7\r\nCookie: _ga=1_2\r\nX-Keep: a_b\r\n";
+  // The closing request comes in a later write, so the first one's head is alone in its read.
+  const CLOSE = "GET /end HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+  test.each([
+    // A keep-alive bodiless GET whose Connection names nothing is forwarded by `forwardHead`.
+    ["a keep-alive bodiless GET (the fast path)", [`GET /u HTTP/1.1\r\nHost: x\r\n${UNDERSCORED}\r\n`, CLOSE]],
+    ["a POST (llhttp's path)", [`POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n${UNDERSCORED}\r\nok`]],
+    ["a head split across writes (llhttp's path)", [`GET /u HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer_Enc`, `oding: chunked\r\nX_Forwarded_For: 6.6.6.6\r\nX-Forwarded-For_: 7.7.7.7\r\nCookie: _ga=1_2\r\nX-Keep: a_b\r\n\r\n`]],
+    ["a GET whose Connection names a header (field by field)", [`GET /u HTTP/1.1\r\nHost: x\r\nConnection: X-Drop, close\r\nX-Drop: 1\r\n${UNDERSCORED}\r\n`]],
+  ])("%s: dropped by default, never reaching the server; the rest passes", async (_what, parts) => {
+    await setup();
+    const r = await exchange(h!.port(), parts);
+    expect(statuses(r.text)[0]).toBe(200);
+    const got = a!.requests[0]!;
+    expect(got.url).toBe("/u");
+    expect(names(got.rawHeaders).filter((n) => n.includes("_"))).toEqual([]);
+    // `_` in values is nothing to the rule.
+    expect(got.headers["cookie"]).toBe("_ga=1_2");
+    expect(got.headers["x-keep"]).toBe("a_b");
+    expect(got.headers["x-forwarded-for"]).toBe("127.0.0.1");
+  });
+
+  test.each([
+    ["a keep-alive bodiless GET (the fast path)", [`GET /u HTTP/1.1\r\nHost: x\r\nX_Api_Key: k1\r\n\r\n`, CLOSE]],
+    ["a POST (llhttp's path)", [`POST /u HTTP/1.1\r\nHost: x\r\nX_Api_Key: k1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`]],
+    ["a GET with Connection: close (field by field)", [`GET /u HTTP/1.1\r\nHost: x\r\nX_Api_Key: k1\r\nConnection: close\r\n\r\n`]],
+  ])("%s: with underscoresInHeaders the listener forwards them as sent", async (_what, parts) => {
+    await setup(true);
+    const r = await exchange(h!.port(), parts);
+    expect(statuses(r.text)[0]).toBe(200);
+    expect(names(a!.requests[0]!.rawHeaders)).toContain("X_Api_Key");
+    expect(a!.requests[0]!.headers["x_api_key"]).toBe("k1");
+  });
+});
+
+describe("requestTarget", () => {
+  test.each([
+    ["/a?b", { path: "/a?b", authority: undefined }],
+    ["http://example.com/x?y=1", { path: "/x?y=1", authority: "example.com" }],
+    ["HTTPS://Example.com:8443", { path: "/", authority: "Example.com:8443" }],
+    ["http://example.com?q", { path: "/?q", authority: "example.com" }],
+    ["http://[::1]:81/v", { path: "/v", authority: "[::1]:81" }],
+    ["ftp://example.com/x", undefined],
+    ["http:///x", undefined],
+    ["http://user@example.com/x", undefined],
+    ["http://example.com:99999/x", undefined],
+    ["http://example.com:8o/x", undefined],
+    ["http://example.com/x#frag", undefined],
+    ["example.com/x", undefined],
+    ["*", undefined],
+  ])("%j → %j", (url, want) => {
+    expect(requestTarget(url)).toEqual(want);
+  });
+});
+
+describe("the front door: absolute-form targets", () => {
+  let h: Harness | undefined;
+  let a: Origin | undefined;
+  afterEach(async () => {
+    await h?.close();
+    await a?.close();
+    h = undefined;
+    a = undefined;
+  });
+
+  async function setup() {
+    a = await startOrigin("a");
+    h = new Harness();
+    await h.engine.apply(snapshotOf({ servers: [{ port: a.port }], service: { forwardedHeaders: ["X-Forwarded-Host"] } }));
+  }
+
+  test.each([
+    ["a bodiless GET", ["GET http://example.com:8080/x?y=1 HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n"]],
+    ["a keep-alive GET", ["GET http://example.com:8080/x?y=1 HTTP/1.1\r\nHost: other\r\n\r\n", "GET /end HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]],
+    ["a POST with a body", ["POST http://example.com:8080/x?y=1 HTTP/1.1\r\nHost: other\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"]],
+    ["a head split across writes", ["GET http://example.com:8080/x?y=1 HTTP/1.1\r\nHo", "st: other\r\nConnection: close\r\n\r\n"]],
+    ["HTTP/1.0 without Host", ["GET http://example.com:8080/x?y=1 HTTP/1.0\r\n\r\n"]],
+  ])("%s: forwarded in origin-form with the target's authority as Host", async (_what, parts) => {
+    await setup();
+    const r = await exchange(h!.port(), parts);
+    expect(statuses(r.text)[0]).toBe(200);
+    const got = a!.requests[0]!;
+    expect(got.url).toBe("/x?y=1");
+    expect(got.rawHeaders.filter((_, i) => i % 2 === 0 && /^host$/i.test(got.rawHeaders[i]!))).toHaveLength(1);
+    expect(got.headers["host"]).toBe("example.com:8080");
+    expect(got.headers["x-forwarded-host"]).toBe("example.com:8080");
+  });
+
+  test.each([
+    ["a non-http scheme", "ftp://example.com/x"],
+    ["an empty host", "http:///x"],
+    ["userinfo", "http://user@example.com/x"],
+    ["a port out of range", "http://example.com:99999/x"],
+  ])("%s: 400, nothing reaches the server", async (_what, target) => {
+    await setup();
+    const r = await exchange(h!.port(), [`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`]);
+    expect(statuses(r.text)).toEqual([400]);
+    expect(r.closed).toBe(true);
+    expect(a!.requests).toEqual([]);
   });
 });

@@ -32,6 +32,7 @@ export interface ListenerCfg {
   service?: string;
   certificate?: Certificate;
   accessLog?: { enabled?: boolean; sampleRate?: number; includeQuery?: boolean };
+  underscoresInHeaders?: boolean;
 }
 
 export interface Cfg {
@@ -68,6 +69,7 @@ export function snapshotOf(cfg: Cfg): Snapshot {
         backendService: l.service ?? services[0]!.name,
         ...(l.certificate ? { certificate: l.certificate } : {}),
         ...(l.accessLog ? { accessLog: { enabled: true, sampleRate: 1, includeQuery: false, ...l.accessLog } } : {}),
+        ...(l.underscoresInHeaders !== undefined ? { underscoresInHeaders: l.underscoresInHeaders } : {}),
       }) as Listener,
   );
   const checks = cfg.check ? [HealthCheck.parse({ name: "hc", backendService: services[0]!.name, ...cfg.check })] : [];

@@ -142,7 +142,7 @@ const forwardable = fc
   .map(({ url, lines, forwarded }) => ({ head: `GET ${url} HTTP/1.1` + lines.map((l) => `\r\n${l.name}${l.sep}${l.value}`).join(""), forwarded }));
 
 describe("the upstream head built from the client's text", () => {
-  const ctx = (forwarded: readonly string[]): ForwardContext => ({ clientIp: "192.0.2.7", localIp: "127.0.0.1", listenerProtocol: "http", listenerPort: 8080, forwarded });
+  const ctx = (forwarded: readonly string[]): ForwardContext => ({ clientIp: "192.0.2.7", localIp: "127.0.0.1", listenerProtocol: "http", listenerPort: 8080, forwarded, underscores: false });
 
   test("sends the fields, in the order, that the field-by-field path sends, and refuses what it refuses", () => {
     let compared = 0;
