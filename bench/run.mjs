@@ -4,7 +4,7 @@
 //   node bench/run.mjs [--seconds 10] [--warmup 2] [--rounds 1] [--only ballast,haproxy]
 //                      [--scenarios http64-c64,...] [--idle-clients 10000] [--no-build]
 //                      [--proxy-cpu 1] [--load-cpu 0] [--port-base 28000]
-//                      [--out docs/benchmarks.md] [--json file] [--smoke] [--dist-b other/dist [--label-b text]]
+//                      [--out docs/benchmarks.md] [--json file] [--smoke] [--dist-b other/dist [--label-b text] [--http-engine-b wasm]]
 //                      [--from-json bench/.results/<run>.json]   (render a saved run again, no measuring)
 //
 // Installs what it needs when missing (Debian's wrk, nginx, haproxy; the Node peers in bench/.peers),
@@ -39,6 +39,7 @@ const { values: opt } = parseArgs({
     json: { type: "string" },
     smoke: { type: "boolean", default: false },
     "dist-b": { type: "string" },
+    "http-engine-b": { type: "string" },
     "label-b": { type: "string" },
     "from-json": { type: "string" },
   },
@@ -81,7 +82,7 @@ const PEERS = [
   { id: "haproxy-log", label: "HAProxy, access log on (option httplog, stdout to a pipe)", start: (o) => startHaproxy({ ...o, log: true, loadCpus: cpus.load }), scenarios: ["http64-c64"] },
   { id: "ballast-w1", label: "Ballast (BALLAST_WORKERS=1: worker + primary)", start: (o) => startBallast({ ...o, workers: 1, kinds: ["http"], accessLog: false }), scenarios: ["http64-c64"], memory: true },
   ...(opt["dist-b"]
-    ? [{ id: "ballast-b", label: `Ballast B: ${opt["label-b"] ?? opt["dist-b"]} (default)`, start: (o) => startBallast({ ...o, dist: path.resolve(opt["dist-b"]), kinds: ["http", "cookie", "g100", "tcp"], accessLog: false }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true }]
+    ? [{ id: "ballast-b", label: `Ballast B: ${opt["label-b"] ?? opt["dist-b"]} (default)`, start: (o) => startBallast({ ...o, dist: path.resolve(opt["dist-b"]), httpEngine: opt["http-engine-b"], kinds: ["http", "cookie", "g100", "tcp"], accessLog: false }), scenarios: [...HTTP_SCENARIOS, ...TCP_SCENARIOS], memory: true }]
     : []),
   { id: "undici", label: "node:http + undici Pool (minimal reference)", start: startUndiciProxy, scenarios: ["http64-c64", "http64-c16", "http16k-c64"], memory: true, smoke: true },
   { id: "raw", label: "net sockets, hand-written HTTP/1.1 (minimal reference)", start: startRawProxy, scenarios: ["http64-c64", "http64-c16", "http16k-c64"], memory: true, smoke: true },

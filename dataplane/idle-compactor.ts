@@ -1,6 +1,6 @@
 import type { Logger } from "./log";
 import { monotonicMs } from "./clock";
-import { GC_GLOBAL } from "./node-flags";
+import { GC_GLOBAL } from "./node-internals";
 
 /**
  * Gives memory back once a busy process goes quiet.

@@ -1,9 +1,8 @@
-// First: re-executes with the data plane's V8 flags before anything else loads (node-flags.ts).
-import "./node-flags";
 import { readFileSync } from "node:fs";
 import { parseHostPort } from "./admin/admin-server";
 import { startIdleCompactor, type IdleCompactor } from "./idle-compactor";
 import { createLogger, type Logger } from "./log";
+import { HTTP_ENGINE_VAR, applyNodeFlags, nodeInternals, parseHttpEngineSetting } from "./node-internals";
 import { startPrimary } from "./primary";
 import { PrimaryRuntime, defaultWorkers } from "./runtime/primary-runtime";
 import type { TrafficRuntime } from "./runtime/traffic-runtime";
@@ -23,6 +22,8 @@ import { parseStoreSettings, type StoreSettings } from "./store/store-settings";
  * | BALLAST_WORKERS            | available cores    | proxy worker processes; 0 = proxies in this process   |
  * |                            | (0 on one core)    |                                                       |
  * | BALLAST_LISTEN_HOST        | 0.0.0.0            | address every listener binds to                       |
+ * | BALLAST_HTTP_ENGINE        | native             | `wasm`: llhttp compiled to WebAssembly instead of     |
+ * |                            |                    | Node's own binding (node-internals.ts)                |
  * | BALLAST_STORE, BALLAST_ETCD_*, BALLAST_REPLICA_NAME | file | the store backend: store/store-settings.ts |
  *
  * The grace period stays under Docker's default 10 s stop timeout, so a `docker stop` ends with
@@ -78,6 +79,8 @@ export function parseSettings(env: Readonly<Record<string, string | undefined>>)
   } catch (err) {
     problems.push(`BALLAST_ADMIN_ADDR ${(err as Error).message}`);
   }
+  const httpEngine = parseHttpEngineSetting(env[HTTP_ENGINE_VAR]);
+  if (!httpEngine.ok) problems.push(httpEngine.problem);
   const store = parseStoreSettings(env, problems, (file) => readFileSync(file, "utf8"));
   if (problems.length > 0) return { ok: false, problems };
   return {
@@ -98,6 +101,13 @@ async function main(): Promise<void> {
     return exit(log, 1);
   }
   const { settings } = parsed;
+  // Node's private APIs (node-internals.ts): one warning per fallback, here in the primary only
+  // (the workers decide the same way, silently).
+  const internals = nodeInternals();
+  if (internals.http.fallbackReason) {
+    log.warn({ parser: internals.http.engine, reason: internals.http.fallbackReason }, `HTTP engine falls back to llhttp compiled to WebAssembly (slower): ${internals.http.fallbackReason}`);
+  }
+  if (!internals.readAdoption) log.warn("this Node lacks the socket fields that `onread` sets: client sockets read through 'data' events (slower)");
 
   // Signals are handled from the first moment: one that arrives while the workers or the admin API
   // are still starting is remembered and acted on as soon as there is something to shut down.
@@ -155,4 +165,8 @@ async function main(): Promise<void> {
   if (requested) stop(requested);
 }
 
-if (require.main === module) void main();
+if (require.main === module) {
+  // First: re-executes with the data plane's V8 flags (node-flags.ts) before anything is opened.
+  applyNodeFlags();
+  void main();
+}

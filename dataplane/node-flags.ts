@@ -1,12 +1,11 @@
-import path from "node:path";
-
 /**
- * V8 flags the data plane runs with. main.ts imports this module first: when the data plane is
- * started as `node …/main.js` without them, the process re-executes itself with them at once
- * (`process.execve`: same PID, before anything else has loaded), so every way of starting it (the
- * image, `node dist/dataplane/main.js`, the quickstart) runs the same way. A flag the user already
- * gave (on the command line or in NODE_OPTIONS) is left as given. Cluster workers inherit the
- * primary's flags.
+ * V8 flags the data plane runs with, reached through node-internals.ts. main.ts calls
+ * `applyNodeFlags()` before it does anything else: when the data plane is started as
+ * `node …/main.js` without them, the process re-executes itself with them at once
+ * (`process.execve`: same PID, before any file, socket or worker is opened), so every way of
+ * starting it (the image, `node dist/dataplane/main.js`, the quickstart) runs the same way. A flag
+ * the user already gave (on the command line or in NODE_OPTIONS) is left as given. Cluster workers
+ * inherit the primary's flags. Importing this module does nothing: only the call re-executes.
  *
  * - `--max-semi-space-size=4` (MB): V8 otherwise grows the young generation to tens of MB under
  *   load, and keeps it: with 10,000 idle client connections the process held 171 MB, 48 MB of it
@@ -48,14 +47,15 @@ export function missingFlags(execArgv: readonly string[], nodeOptions: string): 
   return NODE_FLAGS.filter((f) => !given.includes(f.split("=")[0]!));
 }
 
-function isEntry(): boolean {
-  const main = require.main?.filename;
-  return main !== undefined && path.dirname(main) === __dirname && path.basename(main) === "main.js";
-}
-
-if (isEntry() && process.env[APPLIED] === undefined && typeof process.execve === "function") {
+/**
+ * Re-executes this process with the missing flags and `NODE_ENV_DEFAULTS` (does not return then).
+ * Returns without doing anything when it already ran (`APPLIED` in the environment), when every
+ * flag was given, or where Node has no `process.execve` (the process runs without the flags; the
+ * idle compactor then does not start).
+ */
+export function applyNodeFlags(): void {
+  if (process.env[APPLIED] !== undefined || typeof process.execve !== "function") return;
   const missing = missingFlags(process.execArgv, process.env.NODE_OPTIONS ?? "");
-  if (missing.length > 0) {
-    process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], { ...NODE_ENV_DEFAULTS, ...process.env, [APPLIED]: "1" });
-  }
+  if (missing.length === 0) return;
+  process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], { ...NODE_ENV_DEFAULTS, ...process.env, [APPLIED]: "1" });
 }

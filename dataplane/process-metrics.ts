@@ -3,6 +3,7 @@ import path from "node:path";
 import { drops } from "./log";
 import type { Metrics } from "./metrics";
 import { monotonicMs } from "./clock";
+import { httpEngine } from "./node-internals";
 
 /**
  * The metrics every process of the data plane reports about itself, under the names Prometheus'
@@ -47,6 +48,9 @@ export function addProcessMetrics(metrics: Metrics, processName: string, opts: {
   let droppedCounted = 0;
   const maxFds = readMaxFds();
   const build = opts.build ? { ...buildInfo(), node: process.version } : undefined;
+  // Decided the same way in the primary and every worker (node-internals.ts), so the primary's
+  // answer is the process tree's; set there only, as gauges from workers add up when merged.
+  const parser = opts.build ? { parser: httpEngine().engine } : undefined;
 
   metrics.addCollector(() => {
     metrics.set("process_resident_memory_bytes", "Resident memory size in bytes, by process.", labels, process.memoryUsage.rss());
@@ -63,6 +67,7 @@ export function addProcessMetrics(metrics: Metrics, processName: string, opts: {
     metrics.inc("ballast_access_log_dropped_total", "Access log lines dropped because the log output (stdout) did not keep up.", undefined, drops.access - droppedCounted);
     droppedCounted = drops.access;
     if (build) metrics.set("ballast_build_info", "Always 1: the running build's version, commit and Node.js version.", build, 1);
+    if (parser) metrics.set("ballast_http_parser_info", "Always 1: the HTTP parser the engine runs on (llhttp-native: Node's own; llhttp-wasm: the fallback).", parser, 1);
   });
   return () => clearInterval(sampler);
 }

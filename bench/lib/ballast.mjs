@@ -27,9 +27,10 @@ export function ballastEntry(dir = path.join(REPO_DIR, "build", "image")) {
  * listener's `accessLog.enabled` (an object: the whole setting); undefined leaves the build's
  * default (on, for builds that have one). `workers`: BALLAST_WORKERS (undefined =
  * the default, the available cores, which taskset makes the number of CPUs in `cpus`).
- * `kinds`: the scenarios to configure (default all).
+ * `kinds`: the scenarios to configure (default all). `httpEngine`: BALLAST_HTTP_ENGINE (the
+ * caller's own BALLAST_* are not passed on, so that a run measures what it says).
  */
-export async function startBallast({ dir, base, cpus, origin, workers, kinds = ["http", "cookie", "g100", "tcp", "shift"], nodeArgs = [], dist, accessLog, loadCpus = "0", stdoutFile }) {
+export async function startBallast({ dir, base, cpus, origin, workers, kinds = ["http", "cookie", "g100", "tcp", "shift"], nodeArgs = [], dist, accessLog, httpEngine, loadCpus = "0", stdoutFile }) {
   const entry = ballastEntry(dist);
   const token = randomBytes(16).toString("hex");
   const admin = `http://127.0.0.1:${base + ADMIN_OFFSET}`;
@@ -44,6 +45,7 @@ export async function startBallast({ dir, base, cpus, origin, workers, kinds = [
     BALLAST_SHUTDOWN_GRACE_MS: "1000",
   });
   if (workers !== undefined) env.BALLAST_WORKERS = String(workers);
+  if (httpEngine !== undefined) env.BALLAST_HTTP_ENGINE = httpEngine;
   // Access log on: stdout (its lines) goes to a pipe read by `cat` on the load CPU, as a container's
   // log driver reads it, not through this process.
   const reader = accessLog ? await startLogReader(loadCpus) : undefined;

@@ -1,12 +1,12 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { APPLIED, NODE_ENV_DEFAULTS, missingFlags } from "../node-flags";
+import { APPLIED, NODE_ENV_DEFAULTS, missingFlags } from "../node-internals";
 import { runCommand } from "./command";
 
 /**
  * `ballast serve`: runs the data plane, exactly as `node dist/dataplane/main.js` does. The process
  * replaces itself (`process.execve`, same PID) with `node <flags> main.js`, giving it the V8 flags
- * and environment of node-flags.ts at once, so main.js does not need a second re-execution. Where
+ * and environment of node-flags.ts (through node-internals.ts) at once, so main.js does not need a second re-execution. Where
  * Node has no `execve`, main.js runs as a child with the same stdio, and signals are passed on.
  */
 export function serveCommand(args: string[]): Promise<number> {

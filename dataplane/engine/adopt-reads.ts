@@ -1,4 +1,5 @@
 import type * as net from "node:net";
+import { onreadFields, type OnreadFields } from "../node-internals";
 import type { OnRead } from "./read-buffers";
 
 /**
@@ -14,29 +15,14 @@ import type { OnRead } from "./read-buffers";
  * option. From then on the socket behaves exactly as a connecting socket with `onread`: `pause()`
  * and `resume()` stop and start reading, and the end of the stream is still an 'end' event.
  *
- * These fields are Node's internals. Where they are missing (another Node version), or the socket
+ * These fields are Node's internals, found through node-internals.ts. Where they are missing (another Node version), or the socket
  * is a TLS socket, or it has already read bytes, nothing is changed and `adoptReads` returns
  * false: the caller reads through 'data' events as before. The tests pin that the pinned Node
  * takes the fast path (test/dataplane/engine/adopt-reads.test.ts).
  */
 
-interface OnreadFields {
-  buffer: symbol;
-  callback: symbol;
-  generator: symbol;
-}
-
 /** The fields, found on the first socket seen (undefined: not looked yet; null: not there). */
 let fields: OnreadFields | null | undefined;
-
-function lookup(socket: net.Socket): OnreadFields | null {
-  const byName = new Map<string, symbol>();
-  for (const s of Object.getOwnPropertySymbols(socket)) if (s.description) byName.set(s.description, s);
-  const buffer = byName.get("kBuffer");
-  const callback = byName.get("kBufferCb");
-  const generator = byName.get("kBufferGen");
-  return buffer && callback && generator ? { buffer, callback, generator } : null;
-}
 
 /** Gives `socket` the behaviour of `onread`; false (nothing changed) where it cannot. */
 export function adoptReads(socket: net.Socket, onread: OnRead): boolean {
@@ -44,7 +30,7 @@ export function adoptReads(socket: net.Socket, onread: OnRead): boolean {
   if ((socket as { encrypted?: boolean }).encrypted === true || socket.readableLength > 0 || socket.destroyed) return false;
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } })._handle;
   if (!handle || typeof handle.useUserBuffer !== "function") return false;
-  if (fields === undefined) fields = lookup(socket);
+  if (fields === undefined) fields = onreadFields(socket);
   if (!fields) return false;
   const s = socket as unknown as Record<symbol, unknown>;
   // Unset on a socket created without `onread`; anything else is not the layout this expects.

@@ -145,6 +145,8 @@ describe("/metrics of a real data plane", () => {
   test("process, event loop, build and access-log metrics of the primary and the worker", () => {
     const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
     expect(value(scrape, "ballast_build_info", { version: pkg.version, node: process.version })).toBe(1);
+    const parser = process.env.BALLAST_HTTP_ENGINE === "wasm" ? "llhttp-wasm" : "llhttp-native";
+    expect(value(scrape, "ballast_http_parser_info", { parser })).toBe(1);
     expect(value(scrape, "ballast_access_log_dropped_total")).toBe(0);
     for (const proc of ["primary", undefined]) {
       const labels: Record<string, string> = proc ? { process: proc } : {};

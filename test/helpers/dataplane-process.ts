@@ -57,7 +57,9 @@ const STOP_TIMEOUT_MS = 15_000;
 
 function makeEnv(token: string, stateDir: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("BALLAST_")) env[k] = v;
+  // BALLAST_HTTP_ENGINE is passed on: scripts/test.sh's second leg runs the traffic tests on the
+  // wasm parser, data planes these tests start included.
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("BALLAST_") || k === "BALLAST_HTTP_ENGINE") env[k] = v;
   Object.assign(env, {
     BALLAST_ADMIN_ADDR: "127.0.0.1:0",
     BALLAST_ADMIN_TOKEN: token,

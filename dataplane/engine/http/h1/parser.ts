@@ -7,7 +7,10 @@
  * node:http uses is reachable as `_http_common.HTTPParser`: the same strict llhttp (no lenient
  * flags: Content-Length with Transfer-Encoding, repeated Content-Length, bare LF, obs-fold and
  * control characters are refused), the same header size limit, with none of the objects around it.
+ * It is a private module, reached only through node-internals.ts.
  */
+import { httpEngine, type LlhttpBinding, type LlhttpError, type LlhttpParser } from "../../../node-internals";
+import { wasmLlhttpBinding } from "./wasm-parser";
 
 export interface ParserCallbacks {
   /** Headers of a head larger than one read arrive in parts before `onHeadersComplete`. */
@@ -32,42 +35,12 @@ export interface ParserCallbacks {
   onMessageBegin?(): void;
 }
 
-export interface HttpParser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenientFlags: number): void;
-  /** Bytes consumed, or an Error with `code` (HPE_*), `reason` and `bytesParsed`. */
-  execute(data: Buffer): number | ParseError;
-  /** Ends a message delimited by the connection closing; an Error if a message was cut short. */
-  finish(): number | ParseError | undefined;
-  close(): void;
-  free(): void;
-  remove(): void;
-  [key: number]: unknown;
-}
+export type HttpParser = LlhttpParser;
+export type ParseError = LlhttpError;
 
-export interface ParseError extends Error {
-  code: string;
-  reason?: string;
-  bytesParsed?: number;
-}
-
-interface HttpCommon {
-  HTTPParser: {
-    new (): HttpParser;
-    REQUEST: number;
-    RESPONSE: number;
-    kOnMessageBegin: number;
-    kOnHeaders: number;
-    kOnHeadersComplete: number;
-    kOnBody: number;
-    kOnMessageComplete: number;
-    kOnExecute: number;
-    kLenientNone?: number;
-  };
-  methods: string[];
-}
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const common: HttpCommon = require("_http_common");
+// Node's binding when it is there and has the expected shape, else the same llhttp compiled to
+// WebAssembly (node-internals.ts decides; wasm-parser.ts adapts it to the same interface).
+const common: LlhttpBinding = httpEngine().binding ?? wasmLlhttpBinding();
 const { HTTPParser } = common;
 
 /** Method names by llhttp's method number. */
