@@ -1,4 +1,4 @@
-import { serverLabel } from "../health/health-state";
+import { serverLabel } from "../engine/core/server-health";
 import type { TrafficRuntime, ServerStatus } from "../runtime/traffic-runtime";
 import type { ConfigStore } from "../store";
 import { MIN_SPAN_MS, ServerRates, rateKey, totalsOf } from "./server-rates";

@@ -1,7 +1,7 @@
 import net from "node:net";
 import type tls from "node:tls";
 import type { ListenerSnapshot, Snapshot } from "../config/snapshot";
-import { serverLabel, type HealthTable } from "../health/health-state";
+import { serverLabel, type HealthTable } from "./core/server-health";
 import type { Logger } from "../log";
 import { Metrics } from "../metrics";
 import { ListenError } from "../runtime/traffic-runtime";

@@ -4,8 +4,9 @@ import { systemClock, type Clock } from "../clock";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import { CheckState, HealthChecker, type CheckStatus } from "./checker";
-import { serverLabel, type HealthStatus, type HealthTable, type ServerHealth } from "./health-state";
+import { serverLabel, type HealthStatus, type HealthTable, type ServerHealth } from "../engine/core/server-health";
 import { defaultProbe, type Probe } from "./probe";
+import { SlowStarts } from "../engine/core/slow-start";
 
 /**
  * Health checkers and the slow-start clock, in the primary process. `apply(snapshot)` starts,
@@ -18,12 +19,9 @@ import { defaultProbe, type Probe } from "./probe";
  *   check cannot cause an outage; it goes out after `unhealthyThreshold` failures like any other;
  * - kept as it is when the check's configuration changes (the checkers restart and probe at once).
  *
- * Slow start (docs/traffic.md, "Slow start"): a server added to a service whose server set was non-empty gets
- * `slowStartFrom` = the moment it first turns healthy (at once when the service has no health
- * check). It is set once: health flaps do not pause or restart it, and a server is "new" only the
- * first time it appears in that service's set since this process started, so it never re-enters.
- * Only recorded when the service has `slowStart` configured at the time the server is added.
- * Entries whose window has passed are left out of the table (the weight is then the full weight).
+ * Slow start: the rule is engine/core/slow-start.ts; this manager tells each service's
+ * `SlowStarts` when servers join and turn healthy, and puts `slowStartFrom` in the table while a
+ * ramp lasts (after it, the weight is the full weight).
  */
 
 export interface HealthManagerOptions {
@@ -55,10 +53,7 @@ interface ServiceState {
   service: ServiceSnapshot;
   /** JSON of the check: a change restarts the service's checkers. */
   checkKey: string | undefined;
-  /** Every server key that has been in this service's set since this process started. */
-  readonly seen: Set<string>;
-  /** key → slow start: `pending` until it turns healthy, then the instant it did. */
-  readonly slowStart: Map<string, number | "pending">;
+  readonly slowStart: SlowStarts;
   /** key → epoch ms of its last change of state (see `ServerCheckStatus.since`). */
   readonly since: Map<string, number>;
   readonly states: Map<string, CheckState>;
@@ -139,7 +134,7 @@ export class HealthManager {
     let st = this.services.get(svc.name);
     const previous = st?.service;
     if (!st) {
-      st = { service: svc, checkKey: undefined, seen: new Set(), slowStart: new Map(), since: new Map(), states: new Map(), checkers: new Map() };
+      st = { service: svc, checkKey: undefined, slowStart: new SlowStarts(), since: new Map(), states: new Map(), checkers: new Map() };
       this.services.set(svc.name, st);
     }
     const hadServers = (previous?.servers.length ?? 0) > 0;
@@ -161,12 +156,11 @@ export class HealthManager {
     const present = new Set(svc.servers.map((s) => s.key));
     for (const key of [...st.since.keys()]) if (!present.has(key)) st.since.delete(key);
 
-    // Slow start: servers new to a non-empty set.
-    for (const server of svc.servers) {
-      if (st.seen.has(server.key)) continue;
-      st.seen.add(server.key);
-      if (hadServers && svc.slowStart) st.slowStart.set(server.key, "pending");
-    }
+    st.slowStart.joined(
+      svc.servers.map((s) => s.key),
+      hadServers,
+      svc.slowStart !== undefined && svc.slowStart > 0,
+    );
 
     const checked = new Map<string, ServerSnapshot>();
     if (check) for (const server of checkedServers(svc)) checked.set(server.key, server);
@@ -205,7 +199,7 @@ export class HealthManager {
 
     // Unchecked servers (no health check, or an availability secondary) start their slow start now.
     for (const server of svc.servers) {
-      if (!checked.has(server.key) && st.slowStart.get(server.key) === "pending") st.slowStart.set(server.key, this.clock.now());
+      if (!checked.has(server.key)) st.slowStart.began(server.key, this.clock.now());
     }
   }
 
@@ -222,7 +216,7 @@ export class HealthManager {
     else this.log.info({ service, server: label }, "server healthy");
     this.metrics.inc(TRANSITIONS, TRANSITIONS_HELP, { service, server: label, to: changed });
     st.since.set(server.key, this.clock.now());
-    if (changed === "healthy" && st.slowStart.get(server.key) === "pending") st.slowStart.set(server.key, this.clock.now());
+    if (changed === "healthy") st.slowStart.began(server.key, this.clock.now());
     this.current = this.build();
     for (const cb of this.listeners) {
       try {
@@ -240,11 +234,10 @@ export class HealthManager {
       const row: Record<string, ServerHealth> = {};
       for (const server of st.service.servers) {
         const state = st.states.get(server.key);
-        const from = st.slowStart.get(server.key);
-        const ramping = typeof from === "number" && st.service.slowStart !== undefined && now < from + st.service.slowStart * 1000;
-        if (!state && !ramping) continue;
+        const from = st.slowStart.rampingFrom(server.key, now, st.service.slowStart);
+        if (!state && from === undefined) continue;
         const status: HealthStatus = state ? (state.status === "healthy" ? "healthy" : "unhealthy") : "unchecked";
-        row[server.key] = ramping ? { status, slowStartFrom: from } : { status };
+        row[server.key] = from !== undefined ? { status, slowStartFrom: from } : { status };
       }
       if (Object.keys(row).length > 0) table[name] = row;
     }

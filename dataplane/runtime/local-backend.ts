@@ -1,6 +1,6 @@
 import type { Snapshot } from "../config/snapshot";
 import { Engine } from "../engine/engine";
-import type { HealthTable } from "../health/health-state";
+import type { HealthTable } from "../engine/core/server-health";
 import type { Logger } from "../log";
 import type { MetricsDump } from "../metrics";
 import type { WorkerStats } from "./messages";

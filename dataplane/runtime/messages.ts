@@ -1,5 +1,5 @@
 import type { Snapshot } from "../config/snapshot";
-import type { HealthTable } from "../health/health-state";
+import type { HealthTable } from "../engine/core/server-health";
 import type { MetricsDump } from "../metrics";
 
 /**

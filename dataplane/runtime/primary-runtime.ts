@@ -1,7 +1,8 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { Snapshot } from "../config/snapshot";
-import { effectiveWeight, isUsable, serverLabel, type ServerHealth } from "../health/health-state";
+import { isUsable, serverLabel, type ServerHealth } from "../engine/core/server-health";
+import { effectiveWeight } from "../engine/core/slow-start";
 import { HealthManager } from "../health/health-manager";
 import type { Logger } from "../log";
 import { Metrics, type MetricsDump } from "../metrics";

@@ -1,5 +1,5 @@
 import type { Snapshot } from "../config/snapshot";
-import type { HealthStatus } from "../health/health-state";
+import type { HealthStatus } from "../engine/core/server-health";
 import type { MetricsDump } from "../metrics";
 
 /**

@@ -1,7 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
 import net from "node:net";
 import type { Snapshot } from "../config/snapshot";
-import type { HealthTable } from "../health/health-state";
+import type { HealthTable } from "../engine/core/server-health";
 import type { Logger } from "../log";
 import type { MetricsDump } from "../metrics";
 import type { FromWorker, ToWorker, WorkerStats } from "./messages";

@@ -1,14 +1,15 @@
 import type { ListenerSnapshot, ServiceSnapshot } from "../../config/snapshot";
 
 /**
- * Connection draining, shared by the proxies: which servers stop taking new connections under a new
- * snapshot, and a schedule that closes each draining connection at its deadline.
+ * The drain rule, for every protocol (docs/traffic.md, "Draining (HTTP and TCP)"): which servers
+ * stop taking new flows under a new snapshot, and a schedule that ends each draining flow (an HTTP
+ * request or tunnel, a TCP connection) at its deadline. `ServiceRuntime` applies it.
  *
- * docs/traffic.md, "Draining": when a server leaves its service's servers (removed from the group, or the group swapped
- * for one without it) or its weight goes to 0, its open connections may finish for up to the
- * service's `connectionDrainTimeout` seconds, then are closed; 0 closes them at once. A server that
- * is still in the service with weight > 0 is never touched, whatever else changed — including a
- * group swap to a group that also holds it (it is still in the configuration).
+ * When a server leaves its service's servers (removed from the group, or the group swapped for one
+ * without it) or its weight goes to 0, its flows may finish for up to the service's
+ * `connectionDrainTimeout` seconds, then are ended; 0 ends them at once. A server that is still in
+ * the service with weight > 0 is never touched, whatever else changed — including a group swap to
+ * a group that also holds it (it is still in the configuration).
  */
 
 /** Whether `key` may take new connections of `svc` by configuration (health aside). */
@@ -38,8 +39,8 @@ interface Draining {
 }
 
 /**
- * Deadlines of draining connections (anything with a `destroy`). One timer per connection: Node
- * keeps timers of one duration in one list, so thousands cost little, and each connection's
+ * Deadlines of draining flows. One timer per flow, only while it drains: Node
+ * keeps timers of one duration in one list, so thousands cost little, and each flow's
  * deadline stays exact when a drain timeout changes mid-drain.
  */
 export class DrainSchedule<T> {

@@ -1,5 +1,6 @@
 import type { ServerSnapshot, ServiceSnapshot } from "../../config/snapshot";
-import { effectiveWeight, isUsable, type ServerHealth } from "../../health/health-state";
+import { isUsable, type ServerHealth } from "./server-health";
+import { effectiveWeight } from "./slow-start";
 import { createScheduler } from "../../scheduler/registry";
 import type { Scheduler } from "../../scheduler/scheduler";
 import { WeightedRendezvous } from "../../scheduler/weighted-rendezvous";

@@ -1,7 +1,7 @@
 // Over 400 lines: one request's path, from routing through retries and session cookies to its answer and its access-log line, reads best as one piece.
 import net, { type Socket } from "node:net";
 import type { ListenerSnapshot, ServerSnapshot, Snapshot } from "../../config/snapshot";
-import { serverLabel, type HealthTable } from "../../health/health-state";
+import { serverLabel, type HealthTable } from "../core/server-health";
 import type { Logger } from "../../log";
 import type { Metrics } from "../../metrics";
 import { AccessLog, endpoint, loggedPath, newRequestId, spanMs, type Termination } from "../access-log";

@@ -1,16 +1,16 @@
-// Over 400 lines: the proxy and its per-service connection state, which engine/core/ does not yet hold for TCP (docs/architecture.md).
+// Over 400 lines: one client connection's whole life (pick, connect and retry, PROXY header, both pipes, half-close, idle, drain, counters, access line) reads best as one piece; per-service state is engine/core/service-runtime.ts.
 import * as net from "node:net";
 import type { ListenerSnapshot, ServerSnapshot, ServiceSnapshot, Snapshot } from "../../config/snapshot";
-import { serverLabel, type HealthTable } from "../../health/health-state";
+import { serverLabel, type HealthTable } from "../core/server-health";
 import type { Logger } from "../../log";
 import type { Labels, Metrics } from "../../metrics";
 import { AccessLog, endpoint, spanMs, type Termination } from "../access-log";
 import { adoptReads } from "../adopt-reads";
 import { monotonicMs } from "../../clock";
-import { DrainSchedule, admitsNew, listenerIdentity } from "../core/drain";
+import { listenerIdentity } from "../core/drain";
 import { encodeHeader } from "./proxy-protocol";
 import { ReadBuffers, type Relay } from "../read-buffers";
-import { ServicePicker } from "../core/service-picker";
+import { ServiceRuntime, type ServerFlows } from "../core/service-runtime";
 import { SlotList } from "../core/slot-list";
 import { SourceTable } from "../core/source-table";
 
@@ -29,7 +29,8 @@ import { SourceTable } from "../core/source-table";
  * - Idle timeout: no byte moved in either direction for `idleTimeoutMs` closes both sides. One
  *   timer looks at every connection every quarter of the timeout (at most every 5 s) instead of a
  *   timer per socket refreshed on every read and write (what that cost: docs/benchmarks.md).
- * - Source-IP persistence, draining and availability failover: see `apply` and `docs/traffic.md`.
+ * - Members, picking, slow start and draining: the service's `ServiceRuntime` (engine/core/).
+ * - Source-IP persistence and availability failover: see `choose` and docs/traffic.md.
  */
 
 /** Default milliseconds a server has to accept a connection (a cloud NLB's is 5 s as well). */
@@ -61,13 +62,11 @@ export interface TcpProxyOptions {
 /** service → server key → counts. `draining` is set while the server's connections drain. */
 export type TcpStats = Record<string, Record<string, { activeConnections: number; draining?: boolean; drainingUntil?: number }>>;
 
+/** A tcp service in this process: the shared service runtime, plus source-IP persistence. */
 interface ServiceState {
-  svc: ServiceSnapshot;
-  readonly picker: ServicePicker;
+  /** Picker, connections per server (connecting or established) and their drains. */
+  readonly runtime: ServiceRuntime<Connection>;
   sticky: SourceTable | undefined;
-  /** server key → connections to it (connecting or established). */
-  /** Per server key; an entry stays while its server is in the service (no Map churn per connection). */
-  readonly conns: Map<string, SlotList<Connection>>;
   lastNoServerWarn: number;
 }
 
@@ -81,6 +80,8 @@ interface Connection {
   readonly localAddress: string | undefined;
   readonly localPort: number | undefined;
   server: ServerSnapshot | undefined;
+  /** Its server's connections in the service runtime, while it has a server. */
+  tracked: ServerFlows<Connection, never> | undefined;
   upstream: net.Socket | undefined;
   /** Server → client reads (one per connection, reattached on each connect attempt). */
   relay: Relay | undefined;
@@ -99,7 +100,7 @@ interface Connection {
   done: boolean;
   /** Positions in `TcpProxy.all` and in its server's list (SlotList). */
   allSlot: number;
-  serverSlot: number;
+  inflightSlot: number;
   /** The access line of this connection, written at its close; undefined when not logged. */
   access: TcpAccess | undefined;
 }
@@ -135,9 +136,10 @@ export class TcpProxy {
   private readonly maxAttempts: number;
   private readonly maxSourceEntries: number | undefined;
   private readonly services = new Map<string, ServiceState>();
+  /** Services removed from the configuration whose connections still drain. */
+  private readonly retired = new Set<ServiceState>();
   /** Every open client connection, including those of removed services and listeners. */
   private readonly all = new SlotList<Connection>("allSlot");
-  private readonly drains: DrainSchedule<Connection>;
   private readonly buffers = new ReadBuffers();
   private listenerIds = new Set<string>();
   private health: HealthTable = {};
@@ -155,7 +157,6 @@ export class TcpProxy {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.maxAttempts = Math.max(1, opts.maxConnectAttempts ?? DEFAULT_MAX_CONNECT_ATTEMPTS);
     this.maxSourceEntries = opts.maxSourceEntries;
-    this.drains = new DrainSchedule<Connection>(this.now, (c) => this.abort(c, "drain"));
     this.housekeeping = setInterval(() => this.tidy(), HOUSEKEEPING_MS);
     this.housekeeping.unref();
     this.idleCheck = setInterval(() => this.closeIdle(), Math.max(10, Math.min(HOUSEKEEPING_MS, this.idleTimeoutMs / 4)));
@@ -164,10 +165,8 @@ export class TcpProxy {
 
   /**
    * Swaps in a new configuration. Services and servers that remain keep their connections, picker
-   * state and sticky clients. Connections whose server no longer admits new ones (removed, weight
-   * 0, group swapped for one without it), whose service was removed, or whose listener was removed,
-   * drain for the service's `connectionDrainTimeout` (0: closed at once). A server that admits
-   * connections again before its drain ends stops draining.
+   * state and sticky clients. Which connections drain is the service runtime's rule (core/drain.ts);
+   * what is TCP's own: a removed listener's connections drain too.
    */
   apply(snapshot: Snapshot): void {
     const next = new Map<string, ServiceSnapshot>();
@@ -175,46 +174,33 @@ export class TcpProxy {
     this.listenerIds = new Set(snapshot.listeners.map(listenerIdentity));
 
     for (const [name, state] of this.services) {
-      const svc = next.get(name);
-      if (svc) continue;
+      if (next.has(name)) continue;
       // The service is gone: its connections drain under its last drain timeout.
       this.services.delete(name);
-      for (const set of state.conns.values()) for (const c of set) this.drains.start(c, state.svc.connectionDrainTimeout * 1000, "service");
+      state.runtime.retire();
+      if (state.runtime.active > 0) this.retired.add(state);
     }
     for (const [name, svc] of next) {
       const state = this.services.get(name);
       if (!state) {
-        const picker = new ServicePicker(svc, { now: this.now });
-        picker.setHealth(this.health[name]);
-        this.services.set(name, { svc, picker, sticky: this.stickyFor(svc, undefined), conns: new Map(), lastNoServerWarn: 0 });
+        const runtime = new ServiceRuntime<Connection>(svc, { log: this.log, now: this.now, expire: (c) => this.abort(c, "drain") });
+        runtime.setHealth(this.health[name]);
+        this.services.set(name, { runtime, sticky: this.stickyFor(svc, undefined), lastNoServerWarn: 0 });
         continue;
       }
-      const timeoutChanged = state.svc.connectionDrainTimeout !== svc.connectionDrainTimeout;
-      state.svc = svc;
-      state.picker.update(svc);
+      state.runtime.update(svc);
       state.sticky = this.stickyFor(svc, state.sticky);
-      const drainMs = svc.connectionDrainTimeout * 1000;
-      for (const [key, list] of state.conns) if (list.size === 0 && !state.picker.byKey(key)) state.conns.delete(key);
-      for (const [key, set] of state.conns) {
-        const admits = admitsNew(svc, key);
-        for (const c of [...set]) {
-          const reason = this.drains.reason(c);
-          if (!admits && reason === undefined) this.drains.start(c, drainMs, "server");
-          else if (admits && reason === "server") this.drains.cancel(c);
-          else if (reason !== undefined && timeoutChanged) this.drains.retime(c, drainMs);
-        }
-      }
     }
     for (const c of [...this.all]) {
       if (this.listenerIds.has(c.listenerId)) continue;
-      this.drains.start(c, c.state.svc.connectionDrainTimeout * 1000, "listener");
+      c.state.runtime.drain(c, "listener");
     }
   }
 
   /** The health table pushed by the primary; existing connections are never closed by it. */
   setHealth(table: HealthTable): void {
     this.health = table;
-    for (const [name, state] of this.services) state.picker.setHealth(table[name]);
+    for (const [name, state] of this.services) state.runtime.setHealth(table[name]);
   }
 
   /**
@@ -248,6 +234,7 @@ export class TcpProxy {
       localAddress: socket.localAddress,
       localPort: socket.localPort,
       server: undefined,
+      tracked: undefined,
       upstream: undefined,
       relay: undefined,
       inbound: adopted ? inbound : undefined,
@@ -262,7 +249,7 @@ export class TcpProxy {
       movedAt: 0,
       done: false,
       allSlot: -1,
-      serverSlot: -1,
+      inflightSlot: -1,
       access: this.access.sampled(listener) ? { startedAt: monotonicMs(), attemptAt: -1, connectedAt: -1, ended: undefined } : undefined,
     };
     this.all.add(c);
@@ -273,14 +260,17 @@ export class TcpProxy {
 
   stats(): TcpStats {
     const out: TcpStats = {};
-    for (const c of this.all) {
-      if (!c.server) continue;
-      const svc = (out[c.state.svc.name] ??= {});
-      const row = (svc[c.server.key] ??= { activeConnections: 0 });
-      row.activeConnections++;
-      if (this.drains.reason(c) === "server" || this.drains.reason(c) === "service") {
+    for (const state of [...this.services.values(), ...this.retired]) {
+      const load = state.runtime.load();
+      if (load.size === 0) continue;
+      const svc = (out[state.runtime.service.name] ??= {});
+      for (const [key, l] of load) {
+        // A service removed and added again: the old one's draining connections count too.
+        const row = (svc[key] ??= { activeConnections: 0 });
+        row.activeConnections += l.active;
+        if (l.drainingUntil === undefined) continue;
         row.draining = true;
-        row.drainingUntil = Math.max(row.drainingUntil ?? 0, this.drains.deadline(c) ?? 0);
+        row.drainingUntil = Math.max(row.drainingUntil ?? 0, l.drainingUntil);
       }
     }
     return out;
@@ -337,7 +327,7 @@ export class TcpProxy {
         };
       });
     }
-    this.drains.clear();
+    for (const state of [...this.services.values(), ...this.retired]) state.runtime.stopDraining();
     this.tidy();
   }
 
@@ -351,12 +341,9 @@ export class TcpProxy {
       return;
     }
     c.server = server;
-    c.labels = { listener: c.listener.name, service: state.svc.name, server: serverLabel(server.address, server.port) };
-    state.picker.acquire(server.key);
+    c.labels = { listener: c.listener.name, service: state.runtime.service.name, server: serverLabel(server.address, server.port) };
+    c.tracked = state.runtime.track(server, c);
     state.sticky?.open(c.clientIp, server.key);
-    let list = state.conns.get(server.key);
-    if (!list) state.conns.set(server.key, (list = new SlotList<Connection>("serverSlot")));
-    list.add(c);
     if (c.access) c.access.attemptAt = monotonicMs();
 
     const relay = (c.relay ??= this.buffers.relay(c.client));
@@ -373,7 +360,8 @@ export class TcpProxy {
   }
 
   private choose(c: Connection): ServerSnapshot | undefined {
-    const { picker, sticky } = c.state;
+    const { sticky } = c.state;
+    const picker = c.state.runtime.picker;
     if (sticky) {
       const key = sticky.lookup(c.clientIp, this.now());
       if (key !== undefined && !c.excluded.has(key) && picker.isUsable(key)) return picker.byKey(key);
@@ -386,11 +374,11 @@ export class TcpProxy {
 
   private noServer(c: Connection): void {
     const { state } = c;
-    this.metrics.inc(M_NO_SERVER, H_NO_SERVER, { listener: c.listener.name, service: state.svc.name });
+    this.metrics.inc(M_NO_SERVER, H_NO_SERVER, { listener: c.listener.name, service: state.runtime.service.name });
     const now = this.now();
     if (now - state.lastNoServerWarn >= NO_SERVER_WARN_MS) {
       state.lastNoServerWarn = now;
-      this.log.warn({ listener: c.listener.name, service: state.svc.name, tried: [...c.excluded] }, "no usable server: client connection closed");
+      this.log.warn({ listener: c.listener.name, service: state.runtime.service.name, tried: [...c.excluded] }, "no usable server: client connection closed");
     }
     if (c.access) c.access.ended ??= c.excluded.size > 0 ? "connect_failed" : "no_server";
     c.client.destroy();
@@ -405,7 +393,7 @@ export class TcpProxy {
     const server = c.server!;
     this.metrics.inc(M_CONNECT_FAILURES, H_CONNECT_FAILURES, { ...c.labels, reason });
     this.log.debug({ err, ...c.labels, reason }, "server connect failed");
-    this.detach(c);
+    this.detach(c, false);
     c.state.sticky?.abandon(c.clientIp, server.key);
     c.excluded.add(server.key);
     c.upstream = undefined;
@@ -425,7 +413,7 @@ export class TcpProxy {
     if (c.access) c.access.connectedAt = monotonicMs();
     upstream.setNoDelay(true);
     this.metrics.inc(M_CONNECTIONS, H_CONNECTIONS, c.labels);
-    const version = c.state.svc.proxyProtocol;
+    const version = c.state.runtime.service.proxyProtocol;
     if (version === "off") return this.pipe(c, upstream);
     // The header is the first write; client bytes are piped only once it has been handed to the kernel.
     const header = encodeHeader(version, { address: c.clientIp, port: c.clientPort }, { address: c.localAddress, port: c.localPort });
@@ -488,7 +476,7 @@ export class TcpProxy {
   /** Closes both sides now (idle timeout, drain deadline, shutdown). */
   private abort(c: Connection, reason: "idle" | "drain" | "shutdown"): void {
     if (c.done) return;
-    this.metrics.inc(M_CLOSED, H_CLOSED, { listener: c.listener.name, service: c.state.svc.name, reason });
+    this.metrics.inc(M_CLOSED, H_CLOSED, { listener: c.listener.name, service: c.state.runtime.service.name, reason });
     this.log.debug({ ...c.labels, listener: c.listener.name, reason }, "tcp connection closed by the balancer");
     if (c.access) c.access.ended ??= reason === "idle" ? "idle_timeout" : reason === "drain" ? "drained" : "shutdown";
     c.upstream?.destroy();
@@ -496,15 +484,12 @@ export class TcpProxy {
     this.finish(c);
   }
 
-  /** Removes `c` from its server's books (connect failed or connection over). */
-  private detach(c: Connection): void {
-    const key = c.server?.key;
-    if (key === undefined) return;
-    const set = c.state.conns.get(key);
-    if (set?.delete(c)) {
-      c.state.picker.release(key);
-      if (set.size === 0 && !c.state.picker.byKey(key)) c.state.conns.delete(key);
-    }
+  /** Removes `c` from its server's books: the connection is `over`, or its connect failed. */
+  private detach(c: Connection, over: boolean): void {
+    const tracked = c.tracked;
+    c.tracked = undefined;
+    if (tracked) c.state.runtime.untrack(tracked, c, over);
+    else if (over) c.state.runtime.forget(c);
   }
 
   private finish(c: Connection): void {
@@ -515,9 +500,9 @@ export class TcpProxy {
     this.flushBytes(c);
     if (c.server && c.established) c.state.sticky?.close(c.clientIp, c.server.key, this.now());
     else if (c.server) c.state.sticky?.abandon(c.clientIp, c.server.key);
-    this.detach(c);
-    this.drains.cancel(c);
+    this.detach(c, true);
     this.all.delete(c);
+    if (this.retired.has(c.state) && c.state.runtime.active === 0) this.retired.delete(c.state);
     if (!c.client.destroyed) c.client.destroy();
     if (c.upstream && !c.upstream.destroyed) c.upstream.destroy();
     c.relay?.release();
@@ -533,7 +518,7 @@ export class TcpProxy {
       client: endpoint(c.clientIp.startsWith("::ffff:") && c.clientIp.includes(".") ? c.clientIp.slice(7) : c.clientIp, c.clientPort),
       bytesIn: connected ? Math.max(0, up.bytesWritten - c.headerBytes) : 0,
       bytesOut: connected ? up.bytesRead : 0,
-      service: c.state.svc.name,
+      service: c.state.runtime.service.name,
       server: c.server ? serverLabel(c.server.address, c.server.port) : "",
       connectMs: connected ? spanMs(a.attemptAt, a.connectedAt) : -1,
       firstByteMs: -1,

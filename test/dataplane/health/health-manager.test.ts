@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { buildSnapshot, serverKey, type Snapshot } from "../../../dataplane/config/snapshot";
 import { HealthManager } from "../../../dataplane/health/health-manager";
-import type { HealthTable } from "../../../dataplane/health/health-state";
+import type { HealthTable } from "../../../dataplane/engine/core/server-health";
 import type { Probe, ProbeResult } from "../../../dataplane/health/probe";
 import { silentLogger } from "../../../dataplane/log";
 import { Metrics } from "../../../dataplane/metrics";

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { buildSnapshot, type ServiceSnapshot } from "../../../../dataplane/config/snapshot";
 import { ServicePicker } from "../../../../dataplane/engine/core/service-picker";
-import type { ServerHealth } from "../../../../dataplane/health/health-state";
+import type { ServerHealth } from "../../../../dataplane/engine/core/server-health";
 import { BackendService, ServerGroup } from "../../../../model";
 import { SmoothWrr } from "../../../../dataplane/scheduler/smooth-wrr";
 import { clientIps } from "../../../helpers/random";

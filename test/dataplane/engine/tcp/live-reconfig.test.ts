@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type * as net from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import type { Snapshot } from "../../../../dataplane/config/snapshot";
-import type { HealthTable } from "../../../../dataplane/health/health-state";
+import type { HealthTable } from "../../../../dataplane/engine/core/server-health";
 import { TcpProxy } from "../../../../dataplane/engine/tcp/tcp-proxy";
 import { silentLogger } from "../../../../dataplane/log";
 import { Metrics } from "../../../../dataplane/metrics";
