@@ -6,21 +6,19 @@ import { GC_GLOBAL } from "./node-internals";
  * Gives memory back once a busy process goes quiet.
  *
  * V8 sizes the heap for the allocation it last saw and keeps it: start-up, a configuration or a
- * burst of traffic grows the young generation to its cap (8 MB with `--max-semi-space-size=4`) and
- * leaves old-generation pages behind, and an idle process keeps all of it for good. V8's own memory
- * reducer only starts after a full collection, which a process that allocates nothing never runs.
- * Measured on the image's bundle: 69 MB RSS idle after start-up and configuration, 62 MB after one
- * memory-reducing collection (docs/benchmarks.md, Memory).
+ * burst of traffic grows the young generation to its cap (`--max-semi-space-size`, node-flags.ts)
+ * and leaves old-generation pages behind, and an idle process keeps all of it for good. V8's own
+ * memory reducer only starts after a full collection, which a process that allocates nothing never
+ * runs. What one memory-reducing collection gives back: docs/benchmarks.md, change 26.
  *
  * So every `intervalMs` the compactor looks at two numbers, and runs one memory-reducing full
  * collection when both say so:
  * - the process was idle: it used less than `idleCpuShare` of a core since the last look (no
- *   traffic to delay; a request arriving during the collection waits for it, 20–50 ms at most);
+ *   traffic to delay; a request arriving during the collection waits for it);
  * - there is something to give back: the heap's committed size grew since the last compaction by
  *   `minGrowthBytes`, and by `minGrowthShare` of what that compaction left. The share bounds how
- *   often a large heap pays for one: a collection's pause grows with the heap (20–50 ms at idle,
- *   166 ms with 10,000 idle client connections and a 54 MB heap), so it must buy back memory in
- *   proportion.
+ *   often a large heap pays for one: a collection's pause grows with the heap (the pauses measured:
+ *   docs/benchmarks.md, change 26), so it must buy back memory in proportion.
  * A steadily idle process is compacted once, not every interval; one with light traffic only when
  * its heap has grown again.
  *

@@ -7,15 +7,15 @@
  * the user already gave (on the command line or in NODE_OPTIONS) is left as given. Cluster workers
  * inherit the primary's flags. Importing this module does nothing: only the call re-executes.
  *
- * - `--max-semi-space-size=4` (MB): V8 otherwise grows the young generation to tens of MB under
- *   load, and keeps it: with 10,000 idle client connections the process held 171 MB, 48 MB of it
- *   young generation; with the cap, 130–140 MB. Scavenges get more frequent but stay cheap (the
- *   proxy's survival rate is low), and no throughput loss was measured (docs/benchmarks.md).
+ * - `--max-semi-space-size=4` (MB): V8 otherwise grows the young generation under load to several
+ *   times that, and keeps it, which idle client connections then pay for. Scavenges get more
+ *   frequent but stay cheap (the proxy's survival rate is low), and no throughput loss was measured
+ *   (docs/benchmarks.md, change 21).
  * - `--initial-old-space-size=32` (MB): where V8 first sets the old generation's allocation limit.
  *   Without it, a process that had been idle for a few seconds (the usual case: traffic comes and
- *   goes) ran incremental mark-compacts every 0.3–1 s under load although the old generation held
- *   about 9 MB and grew by almost nothing; each one stopped traffic for 4–6 ms, and marking threads
- *   took the core from the event loop. That was the tail of 16 KiB responses. The limit only says
+ *   goes) ran incremental mark-compacts every second or so under load although the old generation
+ *   was small and grew by almost nothing; each one stopped traffic for milliseconds, and marking
+ *   threads took the core from the event loop. That was the tail of 16 KiB responses. The limit only says
  *   when V8 may collect: memory is committed as used, so an idle process holds no more
  *   (docs/benchmarks.md, "The tail at 16 KiB").
  * - `--expose-gc-as=__ballastGc` (`GC_GLOBAL`): V8's gc function under a name nothing else uses,
@@ -23,14 +23,13 @@
  *
  * The re-executed process also gets, unless the environment sets them:
  * - `MALLOC_ARENA_MAX=2`: glibc otherwise gives each of V8's and libuv's threads a malloc arena of
- *   its own, which an idle data plane pays 2 MB of RSS for (docs/benchmarks.md, Memory).
+ *   its own, which an idle data plane pays RSS for (docs/benchmarks.md, change 26).
  * - `MALLOC_MMAP_THRESHOLD_=131072`: glibc's default threshold (blocks of 128 KiB and more get
  *   their own mapping, unmapped when freed), made fixed. Left dynamic, glibc raises it to the size
- *   of each large mapped block freed, up to 32 MB: start-up frees some (reading the bundle, V8's
- *   compiler zones), after which blocks of that size stay in the heap and leave holes it never
- *   returns: 1.3 MB of the 4.5 MB malloc heap of an idle data plane was free space (malloc_info).
- *   Fixed, an idle data plane holds 0.7 MB less. The traffic path's blocks stay under it (the
- *   64 KiB read buffers, read-buffers.ts), so it maps nothing more per request.
+ *   of each large mapped block freed: start-up frees some (reading the bundle, V8's compiler
+ *   zones), after which blocks of that size stay in the heap and leave holes it never returns
+ *   (docs/benchmarks.md, change 30). The traffic path's blocks stay under it (the read buffers,
+ *   read-buffers.ts), so it maps nothing more per request.
  */
 export const GC_GLOBAL = "__ballastGc";
 export const NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4", "--initial-old-space-size=32", `--expose-gc-as=${GC_GLOBAL}`];

@@ -103,7 +103,10 @@ export function llhttpBindingProblem(common: unknown): string | undefined {
 export function parseHttpEngineSetting(value: string | undefined): { ok: true; forceWasm: boolean } | { ok: false; problem: string } {
   if (value === undefined || value === "" || value === "native") return { ok: true, forceWasm: false };
   if (value === "wasm") return { ok: true, forceWasm: true };
-  return { ok: false, problem: `${HTTP_ENGINE_VAR} must be 'native' or unset (Node's own llhttp when it is usable) or 'wasm' (llhttp compiled to WebAssembly), not '${value}'` };
+  // 'node' names the node:http fallback this setting was first specified with; the fallback built is
+  // llhttp in WebAssembly under the same engine (docs/traffic.md, "The parser binding, and its fallback").
+  const hint = value === "node" ? ": the fallback engine is 'wasm', the same engine on llhttp in WebAssembly instead of a node:http one (docs/traffic.md)" : "";
+  return { ok: false, problem: `${HTTP_ENGINE_VAR} must be 'native' or unset (Node's own llhttp when it is usable) or 'wasm' (llhttp compiled to WebAssembly), not '${value}'${hint}` };
 }
 
 export interface HttpEngineChoice {

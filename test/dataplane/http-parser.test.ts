@@ -85,5 +85,7 @@ describe("choosing the parser", () => {
     expect(r.ok).toBe(false);
     expect(!r.ok && r.problem).toContain("BALLAST_HTTP_ENGINE");
     expect(!r.ok && r.problem).toContain("'fast'");
+    const node = parseHttpEngineSetting("node");
+    expect(!node.ok && node.problem).toContain("the fallback engine is 'wasm'");
   });
 });

@@ -49,10 +49,10 @@ export const REQUEST = HTTPParser.REQUEST;
 export const RESPONSE = HTTPParser.RESPONSE;
 
 /**
- * Parsers not in use, for reuse. A parser holds about 7 KB of native memory: one per open
- * connection made 10,000 idle keep-alive clients cost 70 MB. A client connection therefore holds
- * one only while a request is being parsed (`ClientConnection`), and the few in use at once are
- * recycled through this list (re-initialising one costs about 0.3 µs).
+ * Parsers not in use, for reuse. A parser holds kilobytes of native memory, so one per open
+ * connection made idle keep-alive clients expensive (docs/benchmarks.md, change 14). A client
+ * connection therefore holds one only while a request is being parsed (`ClientConnection`), and
+ * the few in use at once are recycled through this list (re-initialising one is cheap).
  */
 const FREE: HttpParser[] = [];
 const FREE_MAX = 256;
