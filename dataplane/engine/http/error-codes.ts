@@ -36,6 +36,8 @@ export const ErrorCodes = {
   badTarget: "BALLAST_BAD_TARGET",
   /** Front door: more header lines than `maxHeaderLines` (431). */
   tooManyHeaders: "BALLAST_TOO_MANY_HEADERS",
+  /** Front door: a method llhttp parses but no method table names (501). */
+  unknownMethod: "BALLAST_UNKNOWN_METHOD",
   /** Front door: a CONNECT request (405). */
   connect: "BALLAST_CONNECT",
   /** Front door: an `Expect` other than 100-continue (417). */

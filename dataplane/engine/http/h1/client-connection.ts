@@ -8,6 +8,7 @@ import { monotonicMs } from "../../../clock";
 import { ClientRequest } from "./client-request";
 import { parseFastRequest } from "./request-head";
 import { HEAD_END, METHODS, REQUEST, createParser, freeParser, type HttpParser, type ParseError, type ParserCallbacks } from "./parser";
+import { methodName } from "./method-names";
 import { ErrorCodes } from "../error-codes";
 import { checkRequestLine, checkVersion, requestLineAt, type LineVerdict } from "./request-line";
 
@@ -415,7 +416,13 @@ export class ClientConnection {
       target = this.partUrl + (url ?? "");
       this.partUrl = "";
     }
-    const req = new ClientRequest(this, minor, METHODS[method ?? -1] ?? "GET", target ?? "", raw ?? [], keepAlive);
+    const name = methodName(METHODS, method);
+    if (name === undefined) {
+      // llhttp parsed a method no table names: refused, never forwarded as another method.
+      this.refuse(ErrorCodes.unknownMethod, 501, "method not implemented");
+      return 0;
+    }
+    const req = new ClientRequest(this, minor, name, target ?? "", raw ?? [], keepAlive);
     // Where the message after this one starts, for its request line: after this head and its
     // Content-Length body (unknown after a chunked one).
     const buf = this.execBuf;

@@ -43,7 +43,7 @@ export type ParseError = LlhttpError;
 const common: LlhttpBinding = httpEngine().binding ?? wasmLlhttpBinding();
 const { HTTPParser } = common;
 
-/** Method names by llhttp's method number. */
+/** Method names by llhttp's method number, as the binding has them (method-names.ts: the rest). */
 export const METHODS: readonly string[] = common.methods;
 export const REQUEST = HTTPParser.REQUEST;
 export const RESPONSE = HTTPParser.RESPONSE;

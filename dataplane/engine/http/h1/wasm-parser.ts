@@ -1,4 +1,5 @@
 import type { LlhttpBinding, LlhttpError, LlhttpParser } from "../../../node-internals";
+import { llhttpMethodNames } from "./method-names";
 
 /**
  * llhttp compiled to WebAssembly (the build undici ships, `undici/lib/llhttp/llhttp-wasm.js`),
@@ -361,17 +362,8 @@ class WasmHttpParser implements LlhttpParser {
   }
 }
 
-/** llhttp's HTTP method names by number, as `_http_common.methods` lists them (PRI excluded). */
-function methodTable(): string[] {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { METHODS, METHODS_HTTP } = require("undici/lib/llhttp/constants.js") as { METHODS: Record<string, number>; METHODS_HTTP: number[] };
-  const table: string[] = [];
-  for (const [name, n] of Object.entries(METHODS)) if (METHODS_HTTP.includes(n) && name !== "PRI") table[n] = name;
-  return table;
-}
-
 /** The binding, shaped as `_http_common`'s; compiles the WebAssembly module on first call. */
 export function wasmLlhttpBinding(): LlhttpBinding {
   instance();
-  return { HTTPParser: WasmHttpParser, methods: methodTable() };
+  return { HTTPParser: WasmHttpParser, methods: llhttpMethodNames() };
 }
