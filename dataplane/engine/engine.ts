@@ -33,7 +33,7 @@ export interface EngineOptions {
   readonly host?: string;
   /** Default: a new registry (read it from `engine.metrics`). */
   readonly metrics?: Metrics;
-  /** Default: the system clock. Drives slow start and drain deadlines. */
+  /** Default: the system clock. Its `now` dates slow start and drain deadlines (drain timers are Node's: core/drain.ts). */
   readonly clock?: Clock;
   /** HTTP timeouts and limits; see `HttpLimits` for each default. */
   readonly http?: Partial<HttpLimits>;

@@ -59,7 +59,6 @@ export class ServiceRuntime<F extends Flow, A = never> {
   private svc: ServiceSnapshot;
   private readonly servers = new Map<string, ServerFlows<F, A>>();
   private readonly drains: DrainSchedule<F>;
-  private retired = false;
 
   constructor(
     svc: ServiceSnapshot,
@@ -85,8 +84,8 @@ export class ServiceRuntime<F extends Flow, A = never> {
     this.svc = svc;
     this.picker.update(svc);
     const drainMs = svc.connectionDrainTimeout * 1000;
+    // picker.update has set each tally's `member` for the new snapshot.
     for (const [key, s] of this.servers) {
-      s.tally.member = this.picker.byKey(key) !== undefined;
       if (!s.tally.member && s.attachment !== undefined) this.opts.left?.(s);
       if (s.flows.size === 0) {
         if (!s.tally.member) this.servers.delete(key);
@@ -143,7 +142,6 @@ export class ServiceRuntime<F extends Flow, A = never> {
 
   /** The service left the configuration: every flow drains under its last drain timeout. */
   retire(): void {
-    this.retired = true;
     const drainMs = this.svc.connectionDrainTimeout * 1000;
     for (const s of [...this.servers.values()]) {
       s.tally.member = false;
@@ -151,10 +149,6 @@ export class ServiceRuntime<F extends Flow, A = never> {
       for (const f of s.flows.toArray()) this.drains.start(f, drainMs, "service");
       if (s.flows.size === 0 && this.servers.get(s.key) === s) this.servers.delete(s.key);
     }
-  }
-
-  get isRetired(): boolean {
-    return this.retired;
   }
 
   /** The flows of a server key, or undefined when none is kept. */
@@ -180,7 +174,7 @@ export class ServiceRuntime<F extends Flow, A = never> {
   }
 
   /** Whether `flow` drains because its server or its service left (not its listener). */
-  isDrainingForServer(flow: F): boolean {
+  private isDrainingForServer(flow: F): boolean {
     const r = this.drains.reason(flow);
     return r === "server" || r === "service";
   }
